@@ -1,0 +1,11 @@
+//! End-to-end tests of Sluice against real servers.
+//!
+//! Servers come from `sluice-testkit`: the local stack's addresses in `SLUICE_*`
+//! variables, or testcontainers where a Docker engine exists. Every test makes its own
+//! table, topic, index, key prefix or label, so tests run concurrently.
+//!
+//! - `smoke`: one real operation per server, proving the stack is what Sluice needs
+//!   (logical decoding through pgoutput, an idempotent Kafka producer, fuzzy search,
+//!   server-side scripts in Redis, Cypher over Bolt).
+
+mod smoke;
