@@ -38,6 +38,17 @@ check: stack-up
 demo: stack-up
     deploy/local/demo
 
-# Benchmarks (they need the stack; see issue notes for figures).
+# Benchmarks, each against its ceiling on the same data in one run (needs the stack).
 bench: stack-up
-    @echo "no benchmarks yet: the decoder, source and sinks bring their own" >&2; exit 1
+    eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 1000000
+
+# A short form of `bench`.
+bench-quick: stack-up
+    eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 100000
+
+# Fuzz the pgoutput decoder for SECONDS (needs a nightly toolchain and cargo-fuzz).
+fuzz seconds="300":
+    cd crates/pgoutput && for target in decode decode_session; do \
+        mkdir -p fuzz/corpus/$target && \
+        cargo +nightly fuzz run $target fuzz/corpus/$target fuzz/seeds/$target -- -max_total_time={{seconds}} -max_len=512; \
+    done

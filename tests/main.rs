@@ -7,5 +7,7 @@
 //! - `smoke`: one real operation per server, proving the stack is what Sluice needs
 //!   (logical decoding through pgoutput, an idempotent Kafka producer, fuzzy search,
 //!   server-side scripts in Redis, Cypher over Bolt).
+//! - `decoder`: every value type through a real slot, decoded in text and binary format.
 
+mod decoder;
 mod smoke;

@@ -80,6 +80,7 @@ postgres_bootstrap() {
     local sock
     sock="$(state_dir postgres)/socket"
     pg_as_owner psql -h "$sock" -p "$SLUICE_PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q <<SQL >/dev/null
+SET client_min_messages = warning;
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sluice') THEN
     CREATE ROLE sluice LOGIN REPLICATION CREATEDB PASSWORD 'sluice';

@@ -1,0 +1,177 @@
+//! Typed rows: a [`TupleData`] read through its [`Relation`]'s column types into
+//! [`sluice_pgvalue::Value`]s.
+//!
+//! The decoder keeps column values as raw bytes so that framing and message decoding stay
+//! cheap and allocation-free per value; this is the step that gives them meaning. It is
+//! separate so a caller can skip it for columns it filters out, and so the type system
+//! (`sluice-pgvalue`) stays independent of the wire protocol.
+//!
+//! The three states of a column are kept apart, because stores must treat them
+//! differently: NULL is a value, an unchanged TOASTed column is *no information* (the sink
+//! must keep what it has), and everything else is a typed [`Value`].
+
+use sluice_pgvalue::{TypeRegistry, Value, ValueError, decode_binary, decode_text};
+
+use crate::message::Relation;
+use crate::tuple::{ColumnValue, TupleData};
+
+/// One column of a typed row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// SQL NULL.
+    Null,
+    /// A TOASTed value the change did not touch: the server did not send it.
+    UnchangedToast,
+    /// A value, typed by its column's type OID.
+    Value(Value),
+}
+
+/// A column value that does not parse as its column's type.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    /// The tuple and the relation disagree on the number of columns.
+    #[error(
+        "{schema}.{table}: the tuple has {tuple} columns but the relation has {relation}; \
+         the relation cache is stale (a Relation message was missed)"
+    )]
+    ColumnCount {
+        /// The relation's schema.
+        schema: String,
+        /// The relation's name.
+        table: String,
+        /// Columns in the tuple.
+        tuple: usize,
+        /// Columns in the relation.
+        relation: usize,
+    },
+    /// A value is malformed for its type.
+    #[error("{schema}.{table}.{column}: {source}")]
+    Value {
+        /// The relation's schema.
+        schema: String,
+        /// The relation's name.
+        table: String,
+        /// The column's name.
+        column: String,
+        /// What is wrong with the value.
+        #[source]
+        source: Box<ValueError>,
+    },
+}
+
+/// Converts every column of `tuple` to a [`Cell`], using the column types of `relation`.
+pub fn typed_row(
+    relation: &Relation,
+    tuple: &TupleData,
+    registry: &TypeRegistry,
+) -> Result<Vec<Cell>, RowError> {
+    if tuple.len() != relation.columns.len() {
+        return Err(RowError::ColumnCount {
+            schema: relation.namespace.clone(),
+            table: relation.name.clone(),
+            tuple: tuple.len(),
+            relation: relation.columns.len(),
+        });
+    }
+    relation
+        .columns
+        .iter()
+        .zip(tuple.iter())
+        .map(|(column, value)| {
+            let typed = match value {
+                ColumnValue::Null => return Ok(Cell::Null),
+                ColumnValue::UnchangedToast => return Ok(Cell::UnchangedToast),
+                ColumnValue::Text(bytes) => {
+                    decode_text(registry, column.type_oid, column.type_modifier, bytes)
+                }
+                ColumnValue::Binary(bytes) => {
+                    decode_binary(registry, column.type_oid, column.type_modifier, bytes)
+                }
+            };
+            typed.map(Cell::Value).map_err(|source| RowError::Value {
+                schema: relation.namespace.clone(),
+                table: relation.name.clone(),
+                column: column.name.clone(),
+                source: Box::new(source),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Column, ReplicaIdentity};
+
+    fn relation() -> Relation {
+        let column = |flags, name: &str, type_oid| Column {
+            flags,
+            name: name.into(),
+            type_oid,
+            type_modifier: -1,
+        };
+        Relation {
+            xid: None,
+            id: 1,
+            namespace: "shop".into(),
+            name: "products".into(),
+            replica_identity: ReplicaIdentity::Default,
+            columns: vec![
+                column(1, "id", 20),
+                column(0, "name", 25),
+                column(0, "description", 25),
+                column(0, "price", 1700),
+            ],
+        }
+    }
+
+    #[test]
+    fn keeps_null_unchanged_toast_and_typed_values_apart() {
+        let tuple = TupleData::from_columns([
+            ColumnValue::Text(b"42"),
+            ColumnValue::Null,
+            ColumnValue::UnchangedToast,
+            ColumnValue::Text(b"12345678901234567890.123456789"),
+        ]);
+        let row = typed_row(&relation(), &tuple, &TypeRegistry::new()).unwrap();
+        assert_eq!(row[0], Cell::Value(Value::Int8(42)));
+        assert_eq!(row[1], Cell::Null);
+        assert_eq!(row[2], Cell::UnchangedToast);
+        let Cell::Value(Value::Numeric(price)) = &row[3] else {
+            panic!("numeric expected: {:?}", row[3]);
+        };
+        assert_eq!(
+            Value::Numeric(price.clone()).to_pg_text(),
+            "12345678901234567890.123456789"
+        );
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_column() {
+        let tuple = TupleData::from_columns([
+            ColumnValue::Text(b"not a number"),
+            ColumnValue::Null,
+            ColumnValue::Null,
+            ColumnValue::Null,
+        ]);
+        let error = typed_row(&relation(), &tuple, &TypeRegistry::new()).unwrap_err();
+        assert!(
+            error.to_string().starts_with("shop.products.id: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_stale_relation_is_reported() {
+        let tuple = TupleData::from_columns([ColumnValue::Null]);
+        let error = typed_row(&relation(), &tuple, &TypeRegistry::new()).unwrap_err();
+        assert!(matches!(
+            error,
+            RowError::ColumnCount {
+                tuple: 1,
+                relation: 4,
+                ..
+            }
+        ));
+    }
+}
