@@ -8,6 +8,11 @@
 //!   (logical decoding through pgoutput, an idempotent Kafka producer, fuzzy search,
 //!   server-side scripts in Redis, Cypher over Bolt).
 //! - `decoder`: every value type through a real slot, decoded in text and binary format.
+//! - `source`: changes in PostgreSQL arrive on Kafka as change events, in order per key,
+//!   and survive the source being killed mid-stream.
+
+#![allow(clippy::unwrap_used)]
 
 mod decoder;
 mod smoke;
+mod source;

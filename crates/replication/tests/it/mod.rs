@@ -1,0 +1,5 @@
+mod connect;
+mod slots;
+mod streaming;
+mod support;
+mod throwaway;

@@ -1,0 +1,22 @@
+//! Sluice's source: reads a PostgreSQL logical replication slot and publishes every
+//! committed change as a protobuf event on Kafka, confirming a WAL position to PostgreSQL
+//! only once Kafka has acknowledged every event at or before it.
+//!
+//! ```text
+//!  PostgreSQL slot ──pgoutput──▶ replicate::run ──ChangeEvent──▶ publish::Publisher ──▶ Kafka
+//!        ▲                                                              │ deliveries
+//!        └────────── flushed LSN ◀──── publish::AckTracker ◀────────────┘
+//! ```
+//!
+//! - [`replicate`]: the replication loop (decode, build events, publish, confirm).
+//! - [`publish`]: the idempotent producer, topic creation, and the [`publish::AckTracker`]
+//!   that decides which LSN is safe to confirm.
+//! - [`value`]: PostgreSQL values to the event contract's values.
+#![warn(missing_docs, unreachable_pub)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod publish;
+pub mod replicate;
+pub mod value;
+
+pub use replicate::{SourceConfig, SourceError, run};
