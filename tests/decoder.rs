@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use sluice_pgoutput::{Cell, Decoder, LogicalMessage, OldTuple, RelationCache, typed_row};
-use sluice_pgvalue::{CATALOG_QUERY, PgTypeRow, TypeRegistry, Value};
+use sluice_pgvalue::{TypeRegistry, Value};
 use sluice_testkit::{Server, address, unique_name};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -269,23 +269,9 @@ async fn row_as_text(client: &Client, table: &str) -> Vec<Option<String>> {
 }
 
 async fn load_registry(client: &Client) -> TypeRegistry {
-    let mut registry = TypeRegistry::new();
-    for row in client.query(CATALOG_QUERY, &[]).await.expect("catalog") {
-        let name: String = row.get(1);
-        let typtype: i8 = row.get(2);
-        let delimiter: i8 = row.get(7);
-        registry.register(&PgTypeRow {
-            oid: row.get(0),
-            name: &name,
-            typtype: typtype as u8,
-            base_type: row.get(3),
-            array_element: row.get(4),
-            range_subtype: row.get(5),
-            multirange_of: row.get(6),
-            delimiter: delimiter as u8,
-        });
-    }
-    registry
+    sluice_source::load_registry(client)
+        .await
+        .expect("type registry")
 }
 
 async fn drop_slot(client: &Client, slot: &str, table: &str) {

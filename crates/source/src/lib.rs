@@ -19,4 +19,4 @@ pub mod publish;
 pub mod replicate;
 pub mod value;
 
-pub use replicate::{SourceConfig, SourceError, run};
+pub use replicate::{SourceConfig, SourceError, load_registry, run};

@@ -660,7 +660,9 @@ fn op_name(op: i32) -> &'static str {
     }
 }
 
-async fn load_registry(client: &tokio_postgres::Client) -> Result<TypeRegistry, SourceError> {
+/// The type registry of the database `client` is connected to: built-in types plus every
+/// user type (enums, domains, ranges, arrays of them) from [`CATALOG_QUERY`].
+pub async fn load_registry(client: &tokio_postgres::Client) -> Result<TypeRegistry, SourceError> {
     let mut registry = TypeRegistry::new();
     for row in client.query(CATALOG_QUERY, &[]).await? {
         let name: String = row.get(1);
