@@ -35,6 +35,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *   KafkaProbe BOOTSTRAP roundtrip   creates topic sluice-probe-roundtrip, produces one record
  *                                    (acks=all, idempotent), reads it back and commits the
  *                                    offset in a consumer group
+ *   KafkaProbe BOOTSTRAP topics PREFIX   prints "topic records" for each topic whose name
+ *                                    starts with PREFIX (records = sum of end offsets)
+ *   KafkaProbe BOOTSTRAP delete-topics PREFIX   deletes the topics whose name starts with PREFIX
  * </pre>
  *
  * Readiness creates nothing: a validate-only CreateTopics still goes through the controller,
@@ -49,16 +52,23 @@ public final class KafkaProbe {
     private static final String ROUNDTRIP_TOPIC = "sluice-probe-roundtrip";
 
     public static void main(String[] args) {
-        if (args.length < 1 || args.length > 2 || (args.length == 2 && !args[1].equals("roundtrip"))) {
-            System.err.println("usage: KafkaProbe BOOTSTRAP [roundtrip]");
+        boolean usage = args.length == 1
+                || (args.length == 2 && args[1].equals("roundtrip"))
+                || (args.length == 3 && (args[1].equals("topics") || args[1].equals("delete-topics")));
+        if (!usage) {
+            System.err.println("usage: KafkaProbe BOOTSTRAP [roundtrip | topics PREFIX | delete-topics PREFIX]");
             System.exit(2);
         }
         String bootstrap = args[0];
         try {
             if (args.length == 1) {
                 ready(bootstrap);
-            } else {
+            } else if (args.length == 2) {
                 roundtrip(bootstrap);
+            } else if (args[1].equals("topics")) {
+                topics(bootstrap, args[2]);
+            } else {
+                deleteTopics(bootstrap, args[2]);
             }
             System.exit(0);
         } catch (Exception e) {
@@ -83,6 +93,39 @@ public final class KafkaProbe {
                     .get(READY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             Set<String> topics = admin.listTopics().names().get(READY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             System.out.println("cluster " + clusterId + ", brokers " + nodes.size() + ", topics " + topics.size());
+        }
+    }
+
+    private static void topics(String bootstrap, String prefix) throws Exception {
+        try (Admin admin = Admin.create(clientProps(bootstrap, ROUNDTRIP_TIMEOUT_MS))) {
+            List<String> names = admin.listTopics().names().get(ROUNDTRIP_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                    .stream().filter(n -> n.startsWith(prefix)).sorted().toList();
+            Map<String, org.apache.kafka.clients.admin.TopicDescription> descriptions =
+                    admin.describeTopics(names).allTopicNames().get(ROUNDTRIP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest =
+                    new java.util.HashMap<>();
+            descriptions.forEach((name, description) -> description.partitions().forEach(p ->
+                    latest.put(new org.apache.kafka.common.TopicPartition(name, p.partition()),
+                            org.apache.kafka.clients.admin.OffsetSpec.latest())));
+            Map<org.apache.kafka.common.TopicPartition, Long> ends = new java.util.TreeMap<>(
+                    java.util.Comparator.comparing(org.apache.kafka.common.TopicPartition::toString));
+            admin.listOffsets(latest).all().get(ROUNDTRIP_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                    .forEach((tp, info) -> ends.put(tp, info.offset()));
+            for (String name : names) {
+                long records = ends.entrySet().stream()
+                        .filter(e -> e.getKey().topic().equals(name))
+                        .mapToLong(Map.Entry::getValue).sum();
+                System.out.println(name + " " + records);
+            }
+        }
+    }
+
+    private static void deleteTopics(String bootstrap, String prefix) throws Exception {
+        try (Admin admin = Admin.create(clientProps(bootstrap, ROUNDTRIP_TIMEOUT_MS))) {
+            List<String> names = admin.listTopics().names().get(ROUNDTRIP_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                    .stream().filter(n -> n.startsWith(prefix)).toList();
+            admin.deleteTopics(names).all().get(ROUNDTRIP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            System.out.println("deleted " + names.size() + " topics");
         }
     }
 
