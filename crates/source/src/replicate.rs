@@ -54,8 +54,8 @@ use tokio_postgres::NoTls;
 use crate::publish::{AckTracker, Delivery, KafkaSettings, PublishError, Publisher, Record};
 use crate::value::cell_to_event;
 
-/// What the source reads and where it writes.
-#[derive(Debug, Clone)]
+/// What the source reads and where it writes. Its `Debug` hides the URL's password.
+#[derive(Clone)]
 pub struct SourceConfig {
     /// The database, as a `postgres://` URL of a role with REPLICATION.
     pub postgres_url: String,
@@ -75,6 +75,36 @@ pub struct SourceConfig {
     pub status_interval: Duration,
     /// Follow each delete with a tombstone (null value) for compacted topics.
     pub tombstones: bool,
+}
+
+impl std::fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("postgres_url", &redact_password(&self.postgres_url))
+            .field("slot", &self.slot)
+            .field("publication", &self.publication)
+            .field("create_slot", &self.create_slot)
+            .field("topic_prefix", &self.topic_prefix)
+            .field("kafka", &self.kafka)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("status_interval", &self.status_interval)
+            .field("tombstones", &self.tombstones)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/...` as `scheme://user:***@host/...`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
 }
 
 /// Why the source stopped.
@@ -680,4 +710,35 @@ pub async fn load_registry(client: &tokio_postgres::Client) -> Result<TypeRegist
         });
     }
     Ok(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_password() {
+        assert_eq!(
+            redact_password("postgres://sluice:s3cr@t@db:5432/shop"),
+            "postgres://sluice:***@db:5432/shop"
+        );
+        assert_eq!(redact_password("postgres://db/shop"), "postgres://db/shop");
+        let config = SourceConfig {
+            postgres_url: "postgres://u:hunter2@h/d".into(),
+            slot: "s".into(),
+            publication: "p".into(),
+            create_slot: true,
+            topic_prefix: "t".into(),
+            kafka: KafkaSettings {
+                bootstrap_servers: "k:1".into(),
+                partitions: 1,
+                replication_factor: 1,
+                producer_properties: Vec::new(),
+            },
+            max_in_flight: 1,
+            status_interval: Duration::from_secs(1),
+            tombstones: false,
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
 }
