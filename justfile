@@ -41,10 +41,14 @@ demo: stack-up
 # Benchmarks, each against its ceiling on the same data in one run (needs the stack).
 bench: stack-up
     eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 1000000
+    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 1000000
+    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 200000
 
 # A short form of `bench`.
 bench-quick: stack-up
     eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 100000
+    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 100000
+    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 20000
 
 # Fuzz the pgoutput decoder for SECONDS (needs a nightly toolchain and cargo-fuzz).
 fuzz seconds="300":
