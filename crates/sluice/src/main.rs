@@ -70,6 +70,11 @@ struct SourceArgs {
 /// A failure that is the operator's config, not the run.
 const CONFIG_EXIT_CODE: u8 = 2;
 
+/// mimalloc rather than the system allocator: the source allocates several small objects per
+/// row (typed values, the event, the record), and glibc's malloc was a fifth of its time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -213,7 +213,7 @@ pub async fn run(
         registry,
         decoder: Decoder::new(1)?,
         relations: RelationCache::new(),
-        topics: HashMap::new(),
+        tables: HashMap::new(),
         publisher: Publisher::new(config.kafka.clone())?,
         tracker: AckTracker::default(),
         transaction: None,
@@ -288,13 +288,19 @@ struct Transaction {
     position: u64,
 }
 
+/// Where a table's events go, and its column metadata, pre-encoded.
+struct TableOutput {
+    topic: String,
+    columns: Vec<u8>,
+}
+
 struct State<'a> {
     config: &'a SourceConfig,
     database: String,
     registry: TypeRegistry,
     decoder: Decoder,
     relations: RelationCache,
-    topics: HashMap<u32, String>,
+    tables: HashMap<u32, TableOutput>,
     publisher: Publisher,
     tracker: AckTracker<Delivery>,
     transaction: Option<Transaction>,
@@ -327,7 +333,9 @@ impl State<'_> {
                 )
                 .map_err(|e| SourceError::Contract(e.to_string()))?;
                 self.publisher.ensure_topic(&topic).await?;
-                self.topics.insert(relation.id, topic);
+                let columns = self.column_metadata(&relation);
+                self.tables
+                    .insert(relation.id, TableOutput { topic, columns });
                 self.relations.apply(&LogicalMessage::Relation(relation));
             }
             LogicalMessage::Type(_) => {
@@ -440,10 +448,9 @@ impl State<'_> {
                             relation_id: relation.id,
                         }],
                     }));
-                    let topic = self.topic(relation.id)?;
+                    let (topic, payload) = self.table_payload(&event, relation.id)?;
                     // A truncate concerns every partition: one copy each.
                     let partitions = self.publisher.partitions(&topic).await?;
-                    let payload = prost::Message::encode_to_vec(&event);
                     for partition in 0..partitions {
                         self.send(
                             &Record {
@@ -517,11 +524,52 @@ impl State<'_> {
         })
     }
 
-    fn topic(&self, id: u32) -> Result<String, SourceError> {
-        self.topics
+    fn table(&self, id: u32) -> Result<&TableOutput, SourceError> {
+        self.tables
             .get(&id)
-            .cloned()
             .ok_or_else(|| SourceError::Contract(format!("no topic for relation {id}")))
+    }
+
+    /// The `columns` field of a relation's events, encoded once per Relation message:
+    /// protobuf fields may come in any order, so every event's payload is its own
+    /// encoding followed by these bytes, and the metadata costs no allocation per row.
+    fn column_metadata(&self, relation: &Relation) -> Vec<u8> {
+        let columns = relation
+            .columns
+            .iter()
+            .map(|c| v1::Column {
+                name: c.name.clone(),
+                type_oid: c.type_oid,
+                type_name: self
+                    .registry
+                    .type_name(c.type_oid)
+                    .unwrap_or_default()
+                    .to_owned(),
+                type_schema: String::new(),
+                type_modifier: c.type_modifier,
+                key: c.is_key(),
+                nullable: None,
+            })
+            .collect();
+        prost::Message::encode_to_vec(&v1::ChangeEvent {
+            columns,
+            ..Default::default()
+        })
+    }
+
+    /// The payload of a table's event: the event, then its table's column metadata.
+    fn table_payload(
+        &self,
+        event: &v1::ChangeEvent,
+        relation_id: u32,
+    ) -> Result<(String, Vec<u8>), SourceError> {
+        let table = self.table(relation_id)?;
+        let mut payload =
+            Vec::with_capacity(prost::Message::encoded_len(event) + table.columns.len());
+        prost::Message::encode(event, &mut payload)
+            .map_err(|e| SourceError::Contract(format!("encoding an event: {e}")))?;
+        payload.extend_from_slice(&table.columns);
+        Ok((table.topic.clone(), payload))
     }
 
     /// An event with its source position filled in, the rest empty.
@@ -548,23 +596,6 @@ impl State<'_> {
                 position,
                 snapshot: false,
             }),
-            columns: relation
-                .columns
-                .iter()
-                .map(|c| v1::Column {
-                    name: c.name.clone(),
-                    type_oid: c.type_oid,
-                    type_name: self
-                        .registry
-                        .type_name(c.type_oid)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    type_schema: String::new(),
-                    type_modifier: c.type_modifier,
-                    key: c.is_key(),
-                    nullable: None,
-                })
-                .collect(),
             replica_identity: match relation.replica_identity {
                 ReplicaIdentity::Default => v1::ReplicaIdentity::Default,
                 ReplicaIdentity::Nothing => v1::ReplicaIdentity::Nothing,
@@ -600,8 +631,7 @@ impl State<'_> {
         event.after = after.map(|row| v1::Row {
             values: row.iter().map(cell_to_event).collect(),
         });
-        let topic = self.topic(relation.id)?;
-        let payload = prost::Message::encode_to_vec(&event);
+        let (topic, payload) = self.table_payload(&event, relation.id)?;
         self.send(
             &Record {
                 topic: &topic,
