@@ -288,6 +288,46 @@ struct Transaction {
     position: u64,
 }
 
+/// One row event to publish: its op, the row whose key it is published under, and the
+/// rows and key change it carries.
+struct RowChange<'r> {
+    op: v1::Op,
+    keyed_by: &'r [Cell],
+    before: Option<&'r [Cell]>,
+    after: Option<&'r [Cell]>,
+    key_change: Option<v1::KeyChange>,
+}
+
+impl<'r> RowChange<'r> {
+    fn new(op: v1::Op, keyed_by: &'r [Cell]) -> Self {
+        Self {
+            op,
+            keyed_by,
+            before: None,
+            after: None,
+            key_change: None,
+        }
+    }
+
+    fn before(self, before: Option<&'r [Cell]>) -> Self {
+        Self { before, ..self }
+    }
+
+    fn after(self, after: &'r [Cell]) -> Self {
+        Self {
+            after: Some(after),
+            ..self
+        }
+    }
+
+    fn key_change(self, key_change: v1::KeyChange) -> Self {
+        Self {
+            key_change: Some(key_change),
+            ..self
+        }
+    }
+}
+
 /// Where a table's events go, and its column metadata, pre-encoded.
 struct TableOutput {
     topic: String,
@@ -346,11 +386,7 @@ impl State<'_> {
                 let after = typed_row(&relation, &insert.new_tuple, &self.registry)?;
                 self.publish_row(
                     &relation,
-                    v1::Op::Create,
-                    &after,
-                    None,
-                    Some(after.clone()),
-                    None,
+                    RowChange::new(v1::Op::Create, &after).after(&after),
                     change_lsn,
                 )
                 .await?;
@@ -359,81 +395,48 @@ impl State<'_> {
                 let relation = self.relation(update.relation_id)?;
                 let after = typed_row(&relation, &update.new_tuple, &self.registry)?;
                 let old = match &update.old_tuple {
-                    Some(OldTuple::Key(t)) => {
-                        Some((typed_row(&relation, t, &self.registry)?, false))
-                    }
-                    Some(OldTuple::Full(t)) => {
-                        Some((typed_row(&relation, t, &self.registry)?, true))
-                    }
+                    Some(old) => Some(self.old_row(&relation, old)?),
                     None => None,
                 };
-                match old {
+                match &old {
                     // A key change: the old row is deleted under its own key (so in its
                     // partition, after its earlier events), then the new row is created
                     // under the new key. Both carry the change.
                     Some((old_row, full))
-                        if key_of(&relation, &old_row) != key_of(&relation, &after) =>
+                        if key_of(&relation, old_row) != key_of(&relation, &after) =>
                     {
                         let key_change = v1::KeyChange {
-                            old_key: Some(key_of(&relation, &old_row)),
+                            old_key: Some(key_of(&relation, old_row)),
                             new_key: Some(key_of(&relation, &after)),
                         };
-                        let before = full.then_some(old_row.clone());
-                        self.publish_row(
-                            &relation,
-                            v1::Op::Delete,
-                            &old_row,
-                            before,
-                            None,
-                            Some(key_change.clone()),
-                            change_lsn,
-                        )
-                        .await?;
-                        self.publish_row(
-                            &relation,
-                            v1::Op::Create,
-                            &after,
-                            None,
-                            Some(after.clone()),
-                            Some(key_change),
-                            change_lsn,
-                        )
-                        .await?;
+                        let delete = RowChange::new(v1::Op::Delete, old_row)
+                            .before(full.then_some(old_row.as_slice()))
+                            .key_change(key_change.clone());
+                        self.publish_row(&relation, delete, change_lsn).await?;
+                        let create = RowChange::new(v1::Op::Create, &after)
+                            .after(&after)
+                            .key_change(key_change);
+                        self.publish_row(&relation, create, change_lsn).await?;
                     }
                     old => {
                         // `before` only when the server sent the whole old row (REPLICA
                         // IDENTITY FULL): a key-only old tuple's other columns are unknown.
-                        let before = old.and_then(|(row, full)| full.then_some(row));
-                        self.publish_row(
-                            &relation,
-                            v1::Op::Update,
-                            &after,
-                            before,
-                            Some(after.clone()),
-                            None,
-                            change_lsn,
-                        )
-                        .await?;
+                        let before = old
+                            .as_ref()
+                            .and_then(|(row, full)| full.then_some(row.as_slice()));
+                        let change = RowChange::new(v1::Op::Update, &after)
+                            .before(before)
+                            .after(&after);
+                        self.publish_row(&relation, change, change_lsn).await?;
                     }
                 }
             }
             LogicalMessage::Delete(delete) => {
                 let relation = self.relation(delete.relation_id)?;
-                let (old_row, full) = match &delete.old_tuple {
-                    OldTuple::Key(t) => (typed_row(&relation, t, &self.registry)?, false),
-                    OldTuple::Full(t) => (typed_row(&relation, t, &self.registry)?, true),
-                };
-                let before = full.then_some(old_row.clone());
-                self.publish_row(
-                    &relation,
-                    v1::Op::Delete,
-                    &old_row,
-                    before,
-                    None,
-                    None,
-                    change_lsn,
-                )
-                .await?;
+                let (old_row, full) = self.old_row(&relation, &delete.old_tuple)?;
+                let change = RowChange::new(v1::Op::Delete, &old_row)
+                    .before(full.then_some(old_row.as_slice()));
+                self.publish_row(&relation, change, change_lsn).await?;
             }
             LogicalMessage::Truncate(truncate) => {
                 for relation_id in &truncate.relation_ids {
@@ -606,51 +609,53 @@ impl State<'_> {
         }
     }
 
-    /// Publishes one row event keyed by `keyed_by`'s key columns.
-    #[allow(clippy::too_many_arguments)]
+    /// The old row of an update or delete, typed, and whether it is the whole row
+    /// (REPLICA IDENTITY FULL) rather than only its key.
+    fn old_row(
+        &self,
+        relation: &Relation,
+        old: &OldTuple,
+    ) -> Result<(Vec<Cell>, bool), SourceError> {
+        Ok(match old {
+            OldTuple::Key(tuple) => (typed_row(relation, tuple, &self.registry)?, false),
+            OldTuple::Full(tuple) => (typed_row(relation, tuple, &self.registry)?, true),
+        })
+    }
+
+    /// Publishes one row event, keyed by its row's key columns.
     async fn publish_row(
         &mut self,
         relation: &Relation,
-        op: v1::Op,
-        keyed_by: &[Cell],
-        before: Option<Vec<Cell>>,
-        after: Option<Vec<Cell>>,
-        key_change: Option<v1::KeyChange>,
+        change: RowChange<'_>,
         change_lsn: Lsn,
     ) -> Result<(), SourceError> {
-        let mut event = self.event(relation, op, change_lsn);
-        let event_key = key_of(relation, keyed_by);
+        let mut event = self.event(relation, change.op, change_lsn);
+        let event_key = key_of(relation, change.keyed_by);
         let key = event_key.encode().map_err(|e| {
             SourceError::Contract(format!("{}.{}: {e}", relation.namespace, relation.name))
         })?;
         event.key = Some(event_key);
-        event.key_change = key_change;
-        event.before = before.map(|row| v1::Row {
+        event.key_change = change.key_change;
+        event.before = change.before.map(|row| v1::Row {
             values: row.iter().map(cell_to_event).collect(),
         });
-        event.after = after.map(|row| v1::Row {
+        event.after = change.after.map(|row| v1::Row {
             values: row.iter().map(cell_to_event).collect(),
         });
         let (topic, payload) = self.table_payload(&event, relation.id)?;
-        self.send(
-            &Record {
-                topic: &topic,
-                partition: None,
-                key: &key,
-                payload: Some(&payload),
-                headers: &[],
-            },
-            &event,
-        )
-        .await?;
-        if op == v1::Op::Delete && self.config.tombstones {
+        let record = Record {
+            topic: &topic,
+            partition: None,
+            key: &key,
+            payload: Some(&payload),
+            headers: &[],
+        };
+        self.send(&record, &event).await?;
+        if change.op == v1::Op::Delete && self.config.tombstones {
             self.send(
                 &Record {
-                    topic: &topic,
-                    partition: None,
-                    key: &key,
                     payload: None,
-                    headers: &[],
+                    ..record
                 },
                 &event,
             )
