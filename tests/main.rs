@@ -10,13 +10,9 @@
 //! - `decoder`: every value type through a real slot, decoded in text and binary format.
 //! - `source`: changes in PostgreSQL arrive on Kafka as change events, in order per key,
 //!   and survive the source being killed mid-stream.
-//! - `cli`: the `sluice` binary itself: `sluice source` SIGKILLed again and again while a
-//!   workload streams loses nothing and keeps per-row commit order; SIGTERM stops it
-//!   cleanly; a bad config stops it at once, naming the key.
 
 #![allow(clippy::unwrap_used)]
 
-mod cli;
 mod decoder;
 mod smoke;
 mod source;

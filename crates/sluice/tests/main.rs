@@ -3,18 +3,9 @@
 //! no committed row and keeps every row's changes in commit order; a bad config stops it at
 //! once with the key's name.
 //!
-//! # Finding the binary
-//!
-//! `env!("CARGO_BIN_EXE_sluice")` exists only in tests of the `sluice` package, and a
-//! binary cannot be a dependency on stable Cargo (artifact dependencies are unstable). So
-//! [`sluice_binary`] uses `CARGO_BIN_EXE_sluice` from the environment when it is set (a
-//! prebuilt binary), and otherwise runs `cargo build -p sluice` once per test process, into
-//! this test's own target directory and profile (found from the test executable's path,
-//! `<target>/<profile>/deps/e2e-<hash>`), and runs `<target>/<profile>/sluice`. Building
-//! every time costs well under a second when nothing changed, and it means the test never
-//! runs a stale binary, which a bare "look in target/debug" would. The nested build runs
-//! without the variables Cargo sets for the test process, so it shares the outer build's
-//! artifacts instead of invalidating them.
+//! Cargo builds the binary for this package's tests and names it in
+//! `CARGO_BIN_EXE_sluice`, with the same profile and features as the test itself.
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::OpenOptions;
@@ -22,7 +13,6 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -36,61 +26,9 @@ use sluice_event::v1::{self, value::Kind};
 use sluice_testkit::{Server, address, unique_name};
 use tokio_postgres::{Client, NoTls};
 
-/// The `sluice` binary, built for this test run; see the module docs.
+/// The `sluice` binary Cargo built for this test run.
 fn sluice_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        if let Some(path) = std::env::var_os("CARGO_BIN_EXE_sluice") {
-            return PathBuf::from(path);
-        }
-        let test_exe = std::env::current_exe().expect("the test executable's path");
-        let profile_dir = test_exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from <target>/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("<target>");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the workspace");
-        let mut build = Command::new(cargo);
-        // Cargo sets these for the test process; a build script that watches one of them
-        // (ring's watches CARGO_MANIFEST_DIR) would otherwise rebuild, and the next
-        // `cargo test` would rebuild it back.
-        for (name, _) in std::env::vars_os() {
-            if let Some(name) = name.to_str()
-                && (name.starts_with("CARGO_PKG_")
-                    || matches!(
-                        name,
-                        "CARGO_MANIFEST_DIR"
-                            | "CARGO_MANIFEST_PATH"
-                            | "CARGO_CRATE_NAME"
-                            | "CARGO_BIN_NAME"
-                            | "CARGO_PRIMARY_PACKAGE"
-                            | "CARGO_TARGET_TMPDIR"
-                            | "CARGO_RUSTC_CURRENT_DIR"
-                            | "OUT_DIR"
-                    ))
-            {
-                build.env_remove(name);
-            }
-        }
-        let status = build
-            .args(["build", "--quiet", "--package", "sluice", "--bin", "sluice"])
-            .args(["--profile", profile])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .arg("--manifest-path")
-            .arg(workspace.join("Cargo.toml"))
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p sluice failed");
-        profile_dir.join(format!("sluice{}", std::env::consts::EXE_SUFFIX))
-    })
+    Path::new(env!("CARGO_BIN_EXE_sluice"))
 }
 
 /// `sluice` with a clean environment for config: no `SLUICE_*__*` override inherited from
@@ -367,7 +305,7 @@ fn integer(value: &v1::Value) -> i64 {
 
 /// An LSN in PostgreSQL's `X/Y` text form, as a number.
 fn lsn(text: &str) -> u64 {
-    text.parse::<sluice_pgoutput::Lsn>().expect("an LSN").0
+    text.parse::<sluice_replication::Lsn>().expect("an LSN").0
 }
 
 /// `GET path` on the metrics endpoint the process logged, as text.
