@@ -161,6 +161,27 @@ impl Harness {
     }
 
     async fn clean_up(self) {
+        // The stopped source's walsender exits a moment after its connection closes; the
+        // slot cannot be dropped while it is still active.
+        for attempt in 0.. {
+            let active: bool = self
+                .pg
+                .query_one(
+                    "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                    &[&self.config.slot],
+                )
+                .await
+                .expect("slot")
+                .get(0);
+            if !active {
+                break;
+            }
+            assert!(
+                attempt < 200,
+                "the slot stayed active 20 s after the source stopped"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         self.pg
             .execute("SELECT pg_drop_replication_slot($1)", &[&self.config.slot])
             .await
