@@ -378,18 +378,18 @@ async fn a_source_killed_mid_stream_loses_nothing_on_restart() {
     let h = Harness::new("src_crash", "(id int8 PRIMARY KEY, payload text)").await;
     let (_stop, task) = h.start().await;
     let t = &h.name;
-    // 200 transactions of 100 rows, paced so that the kill lands while they stream.
+    // 400 transactions of 50 rows (6 s or more), paced so that the kill lands while they stream.
     let writer = {
         let url = h.config.postgres_url.clone();
         let t = t.clone();
         tokio::spawn(async move {
             let (pg, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
             tokio::spawn(connection);
-            for batch in 0..200 {
+            for batch in 0..400 {
                 pg.batch_execute(&format!(
                     "INSERT INTO {t} SELECT i, md5(i::text) FROM generate_series({}, {}) AS i",
-                    batch * 100 + 1,
-                    batch * 100 + 100
+                    batch * 50 + 1,
+                    batch * 50 + 50
                 ))
                 .await
                 .expect("insert");
