@@ -26,7 +26,7 @@ stack-status:
 
 # Bring the stack up if needed, then run every test (unit, integration, end-to-end).
 test *args: stack-up
-    eval "$({{stack}} env)" && cargo test --workspace {{args}}
+    eval "$({{stack}} env)" && cargo test --workspace --no-fail-fast {{args}}
 
 # Format, lint and test: what must pass before a commit.
 check: stack-up
@@ -43,12 +43,14 @@ bench: stack-up
     eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 1000000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 1000000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 200000
+    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh snapshot 1000000
 
 # A short form of `bench`.
 bench-quick: stack-up
     eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 100000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 100000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 20000
+    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh snapshot 100000
 
 # Fuzz the pgoutput decoder for SECONDS (needs a nightly toolchain and cargo-fuzz).
 fuzz seconds="300":

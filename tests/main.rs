@@ -10,9 +10,17 @@
 //! - `decoder`: every value type through a real slot, decoded in text and binary format.
 //! - `source`: changes in PostgreSQL arrive on Kafka as change events, in order per key,
 //!   and survive the source being killed mid-stream.
+//! - `backpressure`: a Kafka outage (a private broker, stopped and started again) pauses
+//!   the reader, keeps the replication connection and the slot's position, and loses
+//!   nothing.
+//! - `capture`: table and column filters, masks, schema changes and heartbeats.
+//! - `snapshot`: the initial snapshot, whole and versioned, and resumed after a crash.
 
 #![allow(clippy::unwrap_used)]
 
+mod backpressure;
+mod capture;
 mod decoder;
 mod smoke;
+mod snapshot;
 mod source;

@@ -18,16 +18,24 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
-struct Harness {
-    pg: Client,
-    config: SourceConfig,
-    name: String,
+/// One source test's table, publication, slot and topic, and the source's configuration.
+/// Also used by the `backpressure` tests.
+pub(crate) struct Harness {
+    pub(crate) pg: Client,
+    pub(crate) config: SourceConfig,
+    pub(crate) name: String,
 }
 
 impl Harness {
     async fn new(prefix: &str, table_ddl: &str) -> Harness {
-        let url = address(Server::Postgres).await.expect("postgres");
         let bootstrap = address(Server::Kafka).await.expect("kafka");
+        Harness::with_kafka(prefix, table_ddl, bootstrap).await
+    }
+
+    /// A harness whose source publishes to the Kafka at `bootstrap` (a private broker)
+    /// instead of the shared one.
+    pub(crate) async fn with_kafka(prefix: &str, table_ddl: &str, bootstrap: String) -> Harness {
+        let url = address(Server::Postgres).await.expect("postgres");
         let (pg, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
         tokio::spawn(connection);
         let name = unique_name(prefix);
@@ -51,16 +59,20 @@ impl Harness {
             max_in_flight: 1000,
             status_interval: Duration::from_millis(500),
             tombstones: true,
+            filter: Default::default(),
+            heartbeat_interval: Some(Duration::from_secs(1)),
+            heartbeat_emit_message: true,
+            snapshot: Default::default(),
         };
         Harness { pg, config, name }
     }
 
-    fn topic(&self) -> String {
+    pub(crate) fn topic(&self) -> String {
         format!("{}.public.{}", self.name, self.name)
     }
 
     /// Starts the source and waits until its slot exists.
-    async fn start(
+    pub(crate) async fn start(
         &self,
     ) -> (
         oneshot::Sender<()>,
@@ -92,7 +104,7 @@ impl Harness {
         panic!("the source did not start streaming within 10 s");
     }
 
-    async fn confirmed_flush_lsn(&self) -> u64 {
+    pub(crate) async fn confirmed_flush_lsn(&self) -> u64 {
         let text: String = self
             .pg
             .query_one(
@@ -160,7 +172,7 @@ impl Harness {
         records
     }
 
-    async fn clean_up(self) {
+    pub(crate) async fn clean_up(self) {
         // The stopped source's walsender exits a moment after its connection closes; the
         // slot cannot be dropped while it is still active.
         for attempt in 0.. {
@@ -454,6 +466,6 @@ async fn a_source_killed_mid_stream_loses_nothing_on_restart() {
 }
 
 /// An LSN in PostgreSQL's `X/Y` text form, as a number.
-fn lsn(text: &str) -> u64 {
+pub(crate) fn lsn(text: &str) -> u64 {
     text.parse::<sluice_pgoutput::Lsn>().expect("an LSN").0
 }

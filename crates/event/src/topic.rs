@@ -5,6 +5,7 @@
 //! | a table's changes | `<prefix>.<schema>.<table>` ([`topic_for`]) |
 //! | heartbeats | `<prefix>.sluice-heartbeat` ([`heartbeat_topic`]) |
 //! | logical decoding messages | `<prefix>.sluice-messages` ([`messages_topic`]) |
+//! | the source's snapshot progress | `<prefix>.sluice-snapshots` ([`snapshots_topic`]) |
 //! | one sink's dead letters | `<prefix>.sluice-dead-letter.<sink>` ([`dead_letter_topic`]) |
 //!
 //! The prefix names one source (one database and slot), as Debezium's topic prefix
@@ -27,7 +28,7 @@
 //! names are case-sensitive, as PostgreSQL's quoted names are).
 //!
 //! The reserved topics cannot clash with a table's: each contains a `-` followed by a
-//! letter that is not a lowercase hex digit (`-h`, `-m`, `-l`), which no escaped name
+//! letter that is not a lowercase hex digit (`-h`, `-m`, `-s`, `-l`), which no escaped name
 //! contains.
 //!
 //! # Limits
@@ -49,6 +50,8 @@ pub const MAX_TOPIC_LEN: usize = 249;
 const HEARTBEAT: &str = "sluice-heartbeat";
 /// The last component of the logical messages topic.
 const MESSAGES: &str = "sluice-messages";
+/// The last component of the snapshot progress topic.
+const SNAPSHOTS: &str = "sluice-snapshots";
 /// The component before the sink's name in a dead-letter topic.
 const DEAD_LETTER: &str = "sluice-dead-letter";
 
@@ -193,6 +196,16 @@ pub fn heartbeat_topic(prefix: &str) -> Result<String, TopicError> {
 /// [`TopicError::InvalidPrefix`] for an invalid prefix, or one too long to leave room.
 pub fn messages_topic(prefix: &str) -> Result<String, TopicError> {
     reserved_topic(prefix, MESSAGES)
+}
+
+/// The compacted topic where a source records how far its initial snapshot got, keyed
+/// by slot, so that a restarted source resumes it: `<prefix>.sluice-snapshots`.
+///
+/// # Errors
+///
+/// [`TopicError::InvalidPrefix`] for an invalid prefix, or one too long to leave room.
+pub fn snapshots_topic(prefix: &str) -> Result<String, TopicError> {
+    reserved_topic(prefix, SNAPSHOTS)
 }
 
 /// The dead-letter topic of one sink (one consumer group):

@@ -39,11 +39,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
 use sluice_source::SourceConfig;
+use sluice_source::filter::{CaptureFilter, ColumnPattern, MaskMethod, TablePattern};
 use sluice_source::publish::KafkaSettings;
+use sluice_source::snapshot::{SnapshotMode, SnapshotSettings};
 
 use crate::overrides::{self, Override, OverrideError, dotted};
 
@@ -58,9 +61,34 @@ pub(crate) struct Config {
     pub(crate) source: Source,
     /// The Kafka cluster the change events go to.
     pub(crate) kafka: Kafka,
+    /// The initial snapshot.
+    #[serde(default)]
+    pub(crate) snapshot: Snapshot,
     /// The `/metrics` and `/healthz` endpoint.
     #[serde(default)]
     pub(crate) metrics: Metrics,
+}
+
+/// `[snapshot]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Snapshot {
+    /// When to read every captured table's rows as `read` events before streaming:
+    /// `initial` (once per slot), `never`, `initial_only` (then stop), or `when_needed`
+    /// (as `initial`, and again whenever the slot had to be created).
+    pub(crate) mode: SnapshotMode,
+    /// Rows per chunk query; a crash re-reads at most one chunk.
+    pub(crate) chunk_rows: usize,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        let defaults = SnapshotSettings::default();
+        Snapshot {
+            mode: defaults.mode,
+            chunk_rows: defaults.chunk_rows,
+        }
+    }
 }
 
 /// `[postgres]`
@@ -99,6 +127,105 @@ pub(crate) struct Source {
     /// predecessor that died and PostgreSQL has not noticed yet) before stopping with an
     /// error; 0 stops at once.
     pub(crate) slot_busy_wait_seconds: u64,
+    /// Seconds between heartbeats (a record on `<topic_prefix>.sluice-heartbeat` with the
+    /// replication positions); 0 turns them off.
+    pub(crate) heartbeat_interval_seconds: u64,
+    /// With each heartbeat, write a logical message into the database's WAL
+    /// (`pg_logical_emit_message`), so the slot's confirmed position keeps moving while the
+    /// captured tables are idle and the rest of the database is busy.
+    pub(crate) heartbeat_emit_message: bool,
+    /// Capture only the publication's tables that match one of these `schema.table`
+    /// patterns (all of them when empty). `*` matches any run of characters within a part
+    /// (`shop.*`, `*.audit_*`); names match as PostgreSQL stores them, case-sensitively.
+    pub(crate) include_tables: Vec<Parsed<TablePattern>>,
+    /// Never capture the tables that match these `schema.table` patterns, even when an
+    /// include pattern matches them too.
+    pub(crate) exclude_tables: Vec<Parsed<TablePattern>>,
+    /// Drop the columns that match these `schema.table.column` patterns from events and
+    /// from their column metadata. A key (replica identity) column cannot be excluded: a
+    /// pattern that matches one is an error naming the column when its table is first seen.
+    pub(crate) exclude_columns: Vec<Parsed<ColumnPattern>>,
+    /// `[[source.mask]]` tables: columns whose values are replaced. The first mask that
+    /// matches a column applies; an excluded column is dropped, not masked. Key columns
+    /// cannot be masked either.
+    pub(crate) mask: Vec<Mask>,
+    /// The secret that a `hash` mask puts before each value; required when a mask uses
+    /// `hash`. Keep it out of the file: `SLUICE_SOURCE__MASK_SALT`. Changing it changes
+    /// every hash, so joins across the change no longer match.
+    pub(crate) mask_salt: Secret,
+}
+
+/// `[[source.mask]]`: one masking rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Mask {
+    /// The `schema.table.column` patterns of the masked columns (globs as in
+    /// `exclude_columns`).
+    pub(crate) columns: Vec<Parsed<ColumnPattern>>,
+    /// `hash`: the hex SHA-256 of `mask_salt` followed by the value's PostgreSQL text
+    /// (deterministic, so equal values still join; the column becomes `text`). `redact`:
+    /// the text `***` (the column becomes `text`). `null`: SQL NULL (the column keeps its
+    /// type). NULL stays NULL and an unchanged TOASTed value stays unchanged.
+    pub(crate) method: Parsed<MaskMethod>,
+}
+
+/// A value written as a string and parsed when the file is read, so that a bad one is
+/// reported at its key (`source.exclude_columns[2]: ...`).
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed<T>(pub(crate) T);
+
+impl<'de, T> Deserialize<'de> for Parsed<T>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map(Parsed).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A secret string: `Debug` shows only whether it is set, and it is never serialised.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    /// The secret itself: for the code that uses it, never for a log.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is set (not empty).
+    pub(crate) fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_set() {
+            "Secret(***)"
+        } else {
+            "Secret(<unset>)"
+        })
+    }
+}
+
+impl Source {
+    /// The tables, columns and masks of this section as the source applies them.
+    fn capture_filter(&self) -> CaptureFilter {
+        CaptureFilter::default()
+            .include_tables(self.include_tables.iter().map(|p| p.0.clone()))
+            .exclude_tables(self.exclude_tables.iter().map(|p| p.0.clone()))
+            .exclude_columns(self.exclude_columns.iter().map(|p| p.0.clone()))
+            .masks(self.mask.iter().flat_map(|mask| {
+                mask.columns
+                    .iter()
+                    .map(move |pattern| (pattern.0.clone(), mask.method.0))
+            }))
+            .mask_salt(self.mask_salt.expose())
+    }
 }
 
 /// `[kafka]`
@@ -143,6 +270,8 @@ mod defaults {
     pub(super) const STATUS_INTERVAL_SECONDS: f64 = 10.0;
     pub(super) const TOMBSTONES: bool = true;
     pub(super) const SLOT_BUSY_WAIT_SECONDS: u64 = 30;
+    pub(super) const HEARTBEAT_INTERVAL_SECONDS: u64 = 10;
+    pub(super) const HEARTBEAT_EMIT_MESSAGE: bool = true;
     pub(super) const PARTITIONS: i32 = 3;
     pub(super) const REPLICATION_FACTOR: i32 = 1;
     pub(super) const METRICS_ENABLED: bool = true;
@@ -169,6 +298,13 @@ impl Default for Source {
             status_interval_seconds: defaults::STATUS_INTERVAL_SECONDS,
             tombstones: defaults::TOMBSTONES,
             slot_busy_wait_seconds: defaults::SLOT_BUSY_WAIT_SECONDS,
+            heartbeat_interval_seconds: defaults::HEARTBEAT_INTERVAL_SECONDS,
+            heartbeat_emit_message: defaults::HEARTBEAT_EMIT_MESSAGE,
+            include_tables: Vec::new(),
+            exclude_tables: Vec::new(),
+            exclude_columns: Vec::new(),
+            mask: Vec::new(),
+            mask_salt: Secret::default(),
         }
     }
 }
@@ -394,9 +530,31 @@ impl Config {
             "must be at least 1",
         );
         check(
+            (1..=1_000_000).contains(&self.snapshot.chunk_rows),
+            "snapshot.chunk_rows",
+            "must be 1 to 1000000",
+        );
+        check(
             source.status_interval_seconds > 0.0 && source.status_interval_seconds <= 3600.0,
             "source.status_interval_seconds",
             "must be more than 0 and at most 3600",
+        );
+        for (i, mask) in source.mask.iter().enumerate() {
+            check(
+                !mask.columns.is_empty(),
+                &format!("source.mask[{i}].columns"),
+                "must name at least one schema.table.column pattern",
+            );
+        }
+        check(
+            source.mask_salt.is_set()
+                || !source
+                    .mask
+                    .iter()
+                    .any(|mask| mask.method.0 == MaskMethod::Hash),
+            "source.mask_salt",
+            "required when a mask uses method \"hash\": without a secret salt, a hashed short \
+             value (a phone number, an email) is recovered by hashing guesses",
         );
         check(
             !kafka.bootstrap_servers.trim().is_empty(),
@@ -452,6 +610,14 @@ impl Config {
             status_interval: Duration::try_from_secs_f64(self.source.status_interval_seconds)
                 .unwrap_or(Duration::from_secs(10)),
             tombstones: self.source.tombstones,
+            filter: self.source.capture_filter(),
+            snapshot: SnapshotSettings {
+                mode: self.snapshot.mode,
+                chunk_rows: self.snapshot.chunk_rows,
+            },
+            heartbeat_interval: (self.source.heartbeat_interval_seconds > 0)
+                .then(|| Duration::from_secs(self.source.heartbeat_interval_seconds)),
+            heartbeat_emit_message: self.source.heartbeat_emit_message,
         }
     }
 
@@ -723,6 +889,13 @@ mod tests {
             "{MINIMAL}\n[metrics]\nlisten_address = \"localhost\""
         ));
         assert!(address.starts_with("metrics.listen_address: "), "{address}");
+        let mode = error(&format!("{MINIMAL}\n[snapshot]\nmode = \"always\""));
+        assert!(
+            mode.starts_with("snapshot.mode: unknown variant `always`, expected one of"),
+            "{mode}"
+        );
+        let chunk = error(&format!("{MINIMAL}\n[snapshot]\nchunk_rows = 0"));
+        assert_eq!(chunk, "snapshot.chunk_rows: must be 1 to 1000000");
         let missing = error("[kafka]\nbootstrap_servers = \"k:1\"");
         assert_eq!(missing, "missing field `postgres`");
         let missing_url = error("[postgres]\n[kafka]\nbootstrap_servers = \"k:1\"");
@@ -772,6 +945,179 @@ mod tests {
         );
         let no_password = parse(&MINIMAL.replace("sluice:s3cr3t@", "sluice@")).unwrap();
         assert!(format!("{:?}", no_password.postgres.url).contains("postgres://sluice@127.0.0.1"));
+    }
+
+    /// `shop.users`, keyed by `id`, with one column for each rule of [`FILTERED`].
+    fn users() -> sluice_pgoutput::Relation {
+        use sluice_pgoutput::{Column, Relation, ReplicaIdentity};
+        let column = |flags, name: &str, type_oid| Column {
+            flags,
+            name: name.into(),
+            type_oid,
+            type_modifier: -1,
+        };
+        Relation {
+            xid: None,
+            id: 16384,
+            namespace: "shop".into(),
+            name: "users".into(),
+            replica_identity: ReplicaIdentity::Default,
+            columns: vec![
+                column(Column::KEY_FLAG, "id", 20),
+                column(0, "email", 25),
+                column(0, "name", 25),
+                column(0, "birth_date", 1082),
+                column(0, "password_hash", 25),
+                column(0, "internal_note", 25),
+            ],
+        }
+    }
+
+    const FILTERED: &str = r#"
+        [source]
+        include_tables = ["shop.*", "billing.invoices"]
+        exclude_tables = ["*.audit_*"]
+        exclude_columns = ["shop.users.password_hash", "*.*.internal_*"]
+        mask_salt = "pepper"
+
+        [[source.mask]]
+        columns = ["shop.users.email", "shop.*.phone"]
+        method = "hash"
+
+        [[source.mask]]
+        columns = ["shop.users.name"]
+        method = "redact"
+
+        [[source.mask]]
+        columns = ["shop.users.birth_date"]
+        method = "null"
+    "#;
+
+    #[test]
+    fn filters_and_masks_map_onto_the_capture_filter() {
+        use sluice_pgoutput::Cell;
+        use sluice_pgvalue::Value;
+
+        let filter = parse(&format!("{MINIMAL}\n{FILTERED}"))
+            .unwrap()
+            .source_config()
+            .filter;
+        assert!(filter.captures("shop", "users"));
+        assert!(filter.captures("billing", "invoices"));
+        assert!(!filter.captures("billing", "payments"));
+        assert!(!filter.captures("shop", "audit_log"));
+
+        let plan = filter.plan(&users()).unwrap();
+        let columns: Vec<(&str, u32)> = plan
+            .relation()
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.type_oid))
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                ("id", 20),
+                ("email", 25),
+                ("name", 25),
+                ("birth_date", 1082)
+            ]
+        );
+        let text = |s: &str| Cell::Value(Value::Text(s.into()));
+        let mut row = vec![
+            Cell::Value(Value::Int8(7)),
+            text("ada@example.com"),
+            text("Ada"),
+            Cell::Value(Value::Text("1815-12-10".into())),
+            text("$argon2id$..."),
+            text("VIP"),
+        ];
+        plan.apply(&mut row);
+        assert_eq!(
+            row,
+            [
+                Cell::Value(Value::Int8(7)),
+                // printf 'pepperada@example.com' | sha256sum
+                text("f3de2501fc91c4a9ae4d4ed50bef931c9901aabe5ea36979890a69204e7eb2b1"),
+                text("***"),
+                Cell::Null,
+            ]
+        );
+
+        // No filter keys: everything, as it is.
+        let everything = parse(MINIMAL).unwrap().source_config().filter;
+        assert!(everything.captures("any", "table"));
+        assert!(everything.plan(&users()).unwrap().is_identity());
+    }
+
+    #[test]
+    fn filter_validation_names_the_key() {
+        let with = |section: &str| format!("{MINIMAL}\n[source]\n{section}");
+        let cases = [
+            (
+                with(r#"exclude_columns = ["shop.users.ssn", "*.*.password", "shop.users"]"#),
+                "source.exclude_columns[2]: \"shop.users\" needs three dot-separated parts \
+                 schema.table.column",
+            ),
+            (
+                with(r#"include_tables = ["shop"]"#),
+                "source.include_tables[0]: \"shop\" needs two dot-separated parts schema.table",
+            ),
+            (
+                with(r#"exclude_tables = ["shop..x"]"#),
+                "source.exclude_tables[0]: \"shop..x\" needs two dot-separated parts \
+                 schema.table",
+            ),
+            (
+                with("[[source.mask]]\ncolumns = [\"shop.users.email\"]\nmethod = \"sha1\""),
+                "source.mask[0].method: \"sha1\" is not a mask method: use hash, redact or null",
+            ),
+            (
+                with(
+                    "[[source.mask]]\ncolumns = [\"a.b.c\"]\nmethod = \"null\"\n\
+                     [[source.mask]]\ncolumns = [\"a..c\"]\nmethod = \"null\"",
+                ),
+                "source.mask[1].columns[0]: \"a..c\" has an empty part; write * to match any \
+                 name",
+            ),
+            (
+                with("[[source.mask]]\ncolumns = []\nmethod = \"redact\""),
+                "source.mask[0].columns: must name at least one schema.table.column pattern",
+            ),
+            (
+                with("[[source.mask]]\ncolumns = [\"shop.users.email\"]\nmethod = \"hash\""),
+                "source.mask_salt: required when a mask uses method \"hash\": without a secret \
+                 salt, a hashed short value (a phone number, an email) is recovered by hashing \
+                 guesses",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(error(&text), expected);
+        }
+        let unknown = error(&with(
+            "[[source.mask]]\ncolumn = [\"a.b.c\"]\nmethod = \"null\"",
+        ));
+        assert!(
+            unknown.starts_with("source.mask[0].column: unknown field `column`"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_mask_salt() {
+        let config = parse_with_env(
+            &format!("{MINIMAL}\n{FILTERED}"),
+            &[("SLUICE_SOURCE__MASK_SALT", "pepper-from-env")],
+        )
+        .unwrap();
+        assert_eq!(config.source.mask_salt.expose(), "pepper-from-env");
+        for debug in [
+            format!("{config:?}"),
+            format!("{:?}", config.source_config()),
+        ] {
+            assert!(!debug.contains("pepper"), "{debug}");
+        }
+        assert!(format!("{config:?}").contains("mask_salt: Secret(***)"));
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! `metrics-exporter-prometheus` without its own HTTP listener; a two-route axum server
 //! (axum and hyper 1 are already in the workspace's tree) serves both paths. Only metrics
 //! this process updates are registered, with the names below
-//! (`sluice_<subsystem>_<name>_<unit>[_total]`) and no labels. Metrics the source library
-//! will emit through the `metrics` facade (replication lag, events, confirmed LSN) appear
-//! here with no change to this module.
+//! (`sluice_<subsystem>_<name>_<unit>[_total]`) and no labels. The source library's own
+//! metrics (events, positions, lag, snapshot progress: `sluice_source::observe`) go
+//! through the same `metrics` facade and appear beside them.
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;

@@ -1,7 +1,8 @@
 //! The `sluice` binary end to end: `sluice source` runs as a real process from a config
 //! file, is killed with SIGKILL again and again while a workload streams, and still loses
 //! no committed row and keeps every row's changes in commit order; a bad config stops it at
-//! once with the key's name.
+//! once with the key's name; `/metrics` carries every metric of `sluice_source::observe`
+//! with the values the changes made.
 //!
 //! Cargo builds the binary for this package's tests and names it in
 //! `CARGO_BIN_EXE_sluice`, with the same profile and features as the test itself.
@@ -634,4 +635,91 @@ fn an_unknown_key_stops_sluice_naming_it() {
         stderr.contains("source.slots: unknown field `slots`"),
         "{stderr}"
     );
+}
+
+/// The value of the sample of `metric` whose labels include every one of `labels`
+/// (`key="value"`), from Prometheus' text format.
+fn sample(metrics: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(metric)?;
+        let (labels_part, value) = match rest.strip_prefix('{') {
+            Some(rest) => rest.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        labels
+            .iter()
+            .all(|label| labels_part.split(',').any(|l| l == *label))
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
+
+#[tokio::test]
+async fn the_metrics_endpoint_reports_events_positions_and_lag() {
+    let h = Harness::new("cli_metrics", "(id int8 PRIMARY KEY, n int8)").await;
+    // One transaction: a multi-statement simple query commits once.
+    let (running, _pid) = h.start(None).await;
+    let t = &h.name;
+    h.pg.batch_execute(&format!(
+        "INSERT INTO {t} SELECT i, 0 FROM generate_series(1, 100) AS i;
+         UPDATE {t} SET n = 1 WHERE id <= 10;
+         DELETE FROM {t} WHERE id > 95;"
+    ))
+    .await
+    .expect("changes");
+    let end = lsn(&h
+        .pg
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .expect("lsn")
+        .get::<_, String>(0));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h.confirmed_flush_lsn().await < end {
+        assert!(
+            Instant::now() < deadline,
+            "not confirmed:\n{}",
+            h.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The gauges are refreshed with each status update (every 0.5 s here).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let log = std::fs::read_to_string(h.log_path()).expect("log");
+    let metrics = http_get(&log, "/metrics");
+
+    // Every metric the source exports is there.
+    for name in sluice_source::observe::ALL {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    let table = format!("table=\"public.{t}\"");
+    let events = |op: &str| {
+        sample(
+            &metrics,
+            "sluice_source_events_total",
+            &[&table, &format!("op=\"{op}\"")],
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(events("create"), 100.0, "{metrics}");
+    assert_eq!(events("update"), 10.0);
+    assert_eq!(events("delete"), 5.0);
+    assert_eq!(events("tombstone"), 5.0);
+    let value = |name: &str| sample(&metrics, name, &[]).unwrap_or(f64::NAN);
+    assert!(
+        value("sluice_source_transactions_total") >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        value("sluice_source_confirmed_lsn") >= end as f64,
+        "{metrics}"
+    );
+    assert!(value("sluice_source_server_wal_end_lsn") >= value("sluice_source_confirmed_lsn"));
+    let lag = value("sluice_source_replication_lag_bytes");
+    assert!((0.0..1e9).contains(&lag), "lag {lag}");
+    assert!(value("sluice_source_replication_lag_seconds") >= 0.0);
+    assert_eq!(value("sluice_source_snapshot_running"), 0.0);
+    assert_eq!(value("sluice_source_events_in_flight"), 0.0);
+
+    assert!(terminate(running).success());
+    h.clean_up().await;
 }

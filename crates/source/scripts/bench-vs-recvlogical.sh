@@ -2,9 +2,11 @@
 # The source end to end (PostgreSQL to acknowledged Kafka records) against pg_recvlogical
 # on the same slot workload, in one run.
 #
-#   crates/source/scripts/bench-vs-recvlogical.sh [inserts ROWS | updates TRANSACTIONS]
+#   crates/source/scripts/bench-vs-recvlogical.sh [inserts ROWS | updates TRANSACTIONS | snapshot ROWS]
 #     inserts 1000000   one transaction inserting ROWS rows into a 7-column table (default)
 #     updates 200000    TRANSACTIONS single-row update transactions
+#     snapshot 1000000  the initial snapshot of a ROWS-row table, against `COPY ... TO STDOUT`
+#                       of the same table through psql (the ceiling of reading it at all)
 #
 # Needs the local stack's variables (eval "$(deploy/local/stack env)") and builds
 # `sluice` in release mode. Two slots made before the workload see the same changes:
@@ -38,6 +40,57 @@ sluice="${CARGO_TARGET_DIR:-$repo/target}/release/sluice"
 
 sql "CREATE TABLE ${name} (id int4 PRIMARY KEY, customer_id int8, customer_name text, email text,
                            amount numeric(12,2), created_at timestamptz, active bool)"
+if [[ $workload == snapshot ]]; then
+    sql "INSERT INTO ${name}
+         SELECT i, i::int8 * 7919 % 100003, 'customer ' || i, 'user' || i || '@example.com',
+                (i % 10000) + (i % 100) / 100.0, timestamptz '2024-05-17 12:00:00+00' + i * interval '1 second',
+                i % 3 <> 0
+         FROM generate_series(1, $count) AS i"
+    sql "VACUUM ANALYZE ${name}"
+    sql "CREATE PUBLICATION ${name}_pub FOR TABLE ${name}"
+    echo "workload: snapshot of $count rows"
+    started=$(date +%s.%N)
+    psql "$url" -qAtXc "COPY (SELECT * FROM ${name} ORDER BY id) TO STDOUT" >/dev/null
+    ceiling_seconds=$(calc "$(date +%s.%N) - $started")
+    cat >"$work/source.toml" <<TOML
+[postgres]
+url = "$url"
+[source]
+slot = "${name}_sluice"
+publication = "${name}_pub"
+topic_prefix = "${name}"
+tombstones = false
+heartbeat_interval_seconds = 0
+[snapshot]
+mode = "initial_only"
+chunk_rows = ${SNAPSHOT_CHUNK_ROWS:-10000}
+[kafka]
+bootstrap_servers = "$bootstrap"
+partitions = 3
+[metrics]
+enabled = false
+TOML
+    started=$(date +%s.%N)
+    "$sluice" source --config "$work/source.toml" >"$work/source.log" 2>&1 &
+    source_pid=$!
+    peak_kb=0
+    while kill -0 "$source_pid" 2>/dev/null; do
+        hwm=$(awk '/VmHWM/ {print $2}' "/proc/$source_pid/status" 2>/dev/null || echo 0)
+        ((hwm > peak_kb)) && peak_kb=$hwm
+        sleep 0.1
+    done
+    wait "$source_pid" || { tail -20 "$work/source.log" >&2; echo "sluice source failed" >&2; exit 1; }
+    source_pid=
+    sluice_seconds=$(calc "$(date +%s.%N) - $started")
+    grep -q '"snapshot: done"\|snapshot: done' "$work/source.log" || { tail -20 "$work/source.log" >&2; exit 1; }
+    printf '\nmachine: %s cores, %s RAM\n' "$(nproc)" "$(free -h | awk '/^Mem:/ {print $2}')"
+    printf 'COPY TO STDOUT through psql:          %8d rows in %6.2f s = %8.0f rows/s\n' \
+        "$count" "$ceiling_seconds" "$(calc "$count / $ceiling_seconds")"
+    printf 'sluice snapshot into Kafka (acked):   %8d rows in %6.2f s = %8.0f rows/s = %.2f x COPY\n' \
+        "$count" "$sluice_seconds" "$(calc "$count / $sluice_seconds")" "$(calc "$ceiling_seconds / $sluice_seconds")"
+    printf 'sluice source peak memory (VmHWM):    %8.1f MB\n' "$(calc "$peak_kb / 1024")"
+    exit 0
+fi
 if [[ $workload == updates ]]; then
     sql "INSERT INTO ${name} SELECT i, i, 'customer ' || i, 'user' || i || '@example.com', 1.00,
          now(), true FROM generate_series(1, 1000) AS i"
@@ -78,6 +131,8 @@ create_slot = false
 topic_prefix = "${name}"
 status_interval_seconds = 0.2
 tombstones = false
+[snapshot]
+mode = "never"
 [kafka]
 bootstrap_servers = "$bootstrap"
 partitions = 3

@@ -9,14 +9,22 @@
 //! ```
 //!
 //! - [`replicate`]: the replication loop (decode, build events, publish, confirm).
+//! - [`filter`]: which tables and columns are captured, and which column values are masked.
 //! - [`publish`]: the idempotent producer, topic creation, and the [`publish::AckTracker`]
 //!   that decides which LSN is safe to confirm.
+//! - [`observe`]: the metrics, by name.
+//! - [`snapshot`]: the initial snapshot, in key chunks, resumable through [`progress`].
 //! - [`value`]: PostgreSQL values to the event contract's values.
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod filter;
+pub mod observe;
+pub mod progress;
 pub mod publish;
 pub mod replicate;
+pub mod snapshot;
 pub mod value;
 
+pub use filter::CaptureFilter;
 pub use replicate::{SourceConfig, SourceError, load_registry, run};

@@ -118,9 +118,48 @@ where
     }
 
     /// The next commit whose transaction and all earlier ones are fully acknowledged.
-    /// Pending forever when nothing is tracked. Cancel-safe: the deliveries stay queued.
+    /// Pending forever when nothing is tracked, and also once every tracked delivery is
+    /// acknowledged with no commit after them (an open transaction): a caller that must
+    /// notice room for more deliveries waits with [`Self::next_room`] instead.
+    /// Cancel-safe: the deliveries stay queued.
     pub fn next_confirmed(&mut self) -> impl Future<Output = Result<Lsn, PublishError>> + '_ {
         std::future::poll_fn(move |cx| self.poll_next_confirmed(cx))
+    }
+
+    /// Waits until a commit is at the front (`Some` of its LSN, which the caller must not
+    /// lose) or fewer than `limit` deliveries are in flight (`None`), whichever comes first:
+    /// what a reader paused by the in-flight bound waits for. Cancel-safe.
+    pub fn next_room(
+        &mut self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Option<Lsn>, PublishError>> + '_ {
+        std::future::poll_fn(move |cx| self.poll_next_room(cx, limit))
+    }
+
+    fn poll_next_room(
+        &mut self,
+        cx: &mut Context<'_>,
+        limit: usize,
+    ) -> Poll<Result<Option<Lsn>, PublishError>> {
+        loop {
+            match self.queue.front_mut() {
+                Some(Pending::Commit(lsn)) => {
+                    let lsn = *lsn;
+                    self.queue.pop_front();
+                    return Poll::Ready(Ok(Some(lsn)));
+                }
+                _ if self.events_in_flight < limit => return Poll::Ready(Ok(None)),
+                None => return Poll::Ready(Ok(None)),
+                Some(Pending::Event(delivery)) => match Pin::new(delivery).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(result) => {
+                        self.queue.pop_front();
+                        self.events_in_flight -= 1;
+                        result?;
+                    }
+                },
+            }
+        }
     }
 
     fn poll_next_confirmed(&mut self, cx: &mut Context<'_>) -> Poll<Result<Lsn, PublishError>> {
@@ -236,14 +275,38 @@ impl Publisher {
         if self.known_topics.contains(topic) {
             return Ok(());
         }
+        self.create_topic(NewTopic::new(
+            topic,
+            self.settings.partitions,
+            TopicReplication::Fixed(self.settings.replication_factor),
+        ))
+        .await?;
+        self.known_topics.insert(topic.to_owned());
+        Ok(())
+    }
+
+    /// Creates `topic` as a compacted topic of one partition unless it exists: for the
+    /// source's own state, where only the last record of each key matters.
+    pub async fn ensure_compacted_topic(&mut self, topic: &str) -> Result<(), PublishError> {
+        if self.known_topics.contains(topic) {
+            return Ok(());
+        }
+        let new_topic = NewTopic::new(
+            topic,
+            1,
+            TopicReplication::Fixed(self.settings.replication_factor),
+        )
+        .set("cleanup.policy", "compact");
+        self.create_topic(new_topic).await?;
+        self.known_topics.insert(topic.to_owned());
+        Ok(())
+    }
+
+    async fn create_topic(&self, topic: NewTopic<'_>) -> Result<(), PublishError> {
         let results = self
             .admin
             .create_topics(
-                [&NewTopic::new(
-                    topic,
-                    self.settings.partitions,
-                    TopicReplication::Fixed(self.settings.replication_factor),
-                )],
+                [&topic],
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
             )
             .await
@@ -256,8 +319,12 @@ impl Publisher {
                 }
             }
         }
-        self.known_topics.insert(topic.to_owned());
         Ok(())
+    }
+
+    /// The bootstrap servers, for clients that read back what the source wrote.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.settings.bootstrap_servers
     }
 
     /// The number of partitions of `topic`, from the cluster's metadata.
@@ -400,6 +467,35 @@ mod tests {
         a2.send(Err(())).unwrap();
         assert_eq!(ready(&mut tracker).unwrap().unwrap(), Lsn(100));
         assert!(ready(&mut tracker).unwrap().is_err());
+    }
+
+    fn room(tracker: &mut AckTracker<Manual>, limit: usize) -> Option<Option<Lsn>> {
+        let waker = std::task::Waker::noop();
+        match tracker.poll_next_room(&mut Context::from_waker(waker), limit) {
+            Poll::Ready(r) => Some(r.unwrap()),
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn room_comes_when_enough_deliveries_are_acknowledged_mid_transaction() {
+        let mut tracker = AckTracker::default();
+        let (a1, d1) = manual();
+        let (a2, d2) = manual();
+        tracker.push_event(d1);
+        tracker.push_event(d2);
+        assert_eq!(room(&mut tracker, 3), Some(None), "below the bound already");
+        assert_eq!(room(&mut tracker, 2), None, "full: waits");
+        a1.send(Ok(())).unwrap();
+        assert_eq!(room(&mut tracker, 2), Some(None));
+        // Every delivery acknowledged, no commit yet: room, not a hang.
+        a2.send(Ok(())).unwrap();
+        assert_eq!(room(&mut tracker, 1), Some(None));
+        assert!(tracker.is_empty());
+        // A commit at the front is handed over before room is reported.
+        tracker.push_commit(Lsn(9));
+        assert_eq!(room(&mut tracker, 1), Some(Some(Lsn(9))));
+        assert_eq!(room(&mut tracker, 1), Some(None));
     }
 
     #[test]

@@ -32,18 +32,18 @@
 //! retryable errors with backoff ([`SourceError::is_retryable`]), and PostgreSQL resends
 //! from the slot's confirmed position.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sluice_event::headers;
 use sluice_event::key::encode_texts;
-use sluice_event::topic::{messages_topic, topic_for};
+use sluice_event::topic::{heartbeat_topic, messages_topic, snapshots_topic, topic_for};
 use sluice_event::v1;
 use sluice_pgoutput::{
     Cell, Decoder, LogicalMessage, Lsn, OldTuple, Relation, RelationCache, ReplicaIdentity,
-    ReplicationMessage, typed_row,
+    ReplicationMessage, TupleData, typed_row,
 };
 use sluice_pgvalue::{CATALOG_QUERY, PgTypeRow, TypeRegistry};
 use sluice_replication::{
@@ -51,7 +51,11 @@ use sluice_replication::{
 };
 use tokio_postgres::NoTls;
 
+use crate::filter::TablePlan;
+use crate::observe;
+use crate::progress::{ProgressError, ProgressStore};
 use crate::publish::{AckTracker, Delivery, KafkaSettings, PublishError, Publisher, Record};
+use crate::snapshot::{self, Plan, SnapshotMode, SnapshotSettings};
 use crate::value::cell_to_event;
 
 /// What the source reads and where it writes. Its `Debug` hides the URL's password.
@@ -75,6 +79,16 @@ pub struct SourceConfig {
     pub status_interval: Duration,
     /// Follow each delete with a tombstone (null value) for compacted topics.
     pub tombstones: bool,
+    /// Which tables and columns are captured, and which column values are masked.
+    pub filter: crate::filter::CaptureFilter,
+    /// When and how to take the initial snapshot.
+    pub snapshot: SnapshotSettings,
+    /// How often to publish a heartbeat (and emit one into the WAL); `None` disables it.
+    pub heartbeat_interval: Option<Duration>,
+    /// With each heartbeat, write a non-transactional logical message
+    /// (`pg_logical_emit_message`) into this database's WAL, so that the slot's confirmed
+    /// position moves even when no captured table changes while the server is busy.
+    pub heartbeat_emit_message: bool,
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -89,6 +103,10 @@ impl std::fmt::Debug for SourceConfig {
             .field("max_in_flight", &self.max_in_flight)
             .field("status_interval", &self.status_interval)
             .field("tombstones", &self.tombstones)
+            .field("filter", &self.filter)
+            .field("snapshot", &self.snapshot)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("heartbeat_emit_message", &self.heartbeat_emit_message)
             .finish()
     }
 }
@@ -133,6 +151,12 @@ pub enum SourceError {
     /// A name cannot become a Kafka topic, or an event cannot be keyed.
     #[error("{0}")]
     Contract(String),
+    /// The snapshot's progress record cannot be read or written.
+    #[error("snapshot progress: {0}")]
+    Progress(#[source] ProgressError),
+    /// The filter cannot apply to a table (it would drop or mask a key column).
+    #[error(transparent)]
+    Filter(#[from] crate::filter::FilterError),
     /// The server ended the stream.
     #[error("the server ended the replication stream")]
     StreamEnded,
@@ -145,13 +169,14 @@ impl SourceError {
             SourceError::Replication(e) => e.is_retryable(),
             SourceError::Postgres(e) => e.as_db_error().is_none(),
             SourceError::Publish(_) | SourceError::StreamEnded => true,
+            SourceError::Progress(e) => !matches!(e, ProgressError::Corrupt { .. }),
             _ => false,
         }
     }
 }
 
 /// Session settings under which PostgreSQL's text output is what `sluice-pgvalue` parses.
-const OUTPUT_SETTINGS: &str = "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; \
+pub(crate) const OUTPUT_SETTINGS: &str = "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; \
     SET extra_float_digits = 3; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'";
 
 /// Streams changes from the slot to Kafka until `shutdown` resolves or an error occurs.
@@ -160,6 +185,7 @@ pub async fn run(
     config: &SourceConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Lsn, SourceError> {
+    observe::describe();
     let (catalog, connection) = tokio_postgres::connect(&config.postgres_url, NoTls).await?;
     let connection = tokio::spawn(connection);
     let registry = load_registry(&catalog).await?;
@@ -170,28 +196,111 @@ pub async fn run(
 
     let replication_config = ReplicationConfig::from_url(&config.postgres_url)?;
     let mut client = ReplicationClient::connect(&replication_config).await?;
-    let exists = catalog
+    let mut publisher = Publisher::new(config.kafka.clone())?;
+    let mode = config.snapshot.mode;
+    let (store, recorded) = if mode == SnapshotMode::Never {
+        (None, None)
+    } else {
+        let topic = snapshots_topic(&config.topic_prefix)
+            .map_err(|e| SourceError::Contract(e.to_string()))?;
+        let store = ProgressStore::open(&mut publisher, topic, &config.slot)
+            .await
+            .map_err(SourceError::Progress)?;
+        let recorded = store
+            .load(&publisher)
+            .await
+            .map_err(SourceError::Progress)?;
+        (Some(store), recorded)
+    };
+
+    let confirmed_flush: Option<Option<String>> = catalog
         .query_opt(
-            "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
             &[&config.slot],
         )
         .await?
-        .is_some();
-    if !exists {
-        if !config.create_slot {
-            return Err(SourceError::MissingSlot(config.slot.clone()));
-        }
-        client
-            .create_replication_slot(
-                &config.slot,
-                false,
-                sluice_replication::SnapshotAction::NoExport,
+        .map(|row| row.get(0));
+    // What to do about the snapshot, its version (the slot's position), and the name of
+    // the snapshot the slot exported when it was just created.
+    let (plan, version, exported) = match confirmed_flush {
+        Some(confirmed) => {
+            let version = confirmed
+                .and_then(|text| text.parse::<Lsn>().ok())
+                .unwrap_or(Lsn::INVALID);
+            (
+                snapshot::plan(mode, false, recorded.as_ref()),
+                version,
+                None,
             )
-            .await?;
-        tracing::info!(slot = %config.slot, "created the replication slot");
+        }
+        None => {
+            if !config.create_slot {
+                return Err(SourceError::MissingSlot(config.slot.clone()));
+            }
+            let plan = snapshot::plan(mode, true, recorded.as_ref());
+            let action = if plan == Plan::Fresh {
+                sluice_replication::SnapshotAction::Export
+            } else {
+                sluice_replication::SnapshotAction::NoExport
+            };
+            let created = client
+                .create_replication_slot(&config.slot, false, action)
+                .await?;
+            tracing::info!(
+                slot = %config.slot,
+                consistent_point = %created.consistent_point,
+                "created the replication slot"
+            );
+            (plan, created.consistent_point, created.snapshot_name)
+        }
+    };
+
+    let mut state = State {
+        config,
+        database,
+        registry,
+        decoder: Decoder::new(1)?,
+        relations: RelationCache::new(),
+        tables: HashMap::new(),
+        ignored: HashSet::new(),
+        publisher,
+        tracker: AckTracker::default(),
+        transaction: None,
+        unacknowledged: VecDeque::new(),
+        heartbeat_seen: None,
+    };
+    tokio::pin!(shutdown);
+    if let Some(store) = &store {
+        let progress = match (plan, recorded) {
+            (Plan::Fresh, _) => Some(snapshot::new_progress(&catalog, &state, version).await?),
+            (Plan::Resume, Some(recorded)) => Some(recorded),
+            _ => None,
+        };
+        if let Some(mut progress) = progress {
+            let reader = snapshot::connect(&config.postgres_url, exported.as_deref()).await?;
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return Ok(Lsn(progress.version)),
+                result = state.snapshot(&reader, store, &mut progress) => result?,
+            }
+        }
+        if mode == SnapshotMode::InitialOnly {
+            tracing::info!("snapshot mode initial_only: the snapshot is complete, stopping");
+            return Ok(version);
+        }
     }
-    drop(catalog);
-    connection.abort();
+    // Heartbeat messages are written through the catalog connection; without them it goes.
+    let (heartbeat_writer, _connection) = if config.heartbeat_emit_message {
+        (Some(catalog), Some(AbortOnDrop(connection)))
+    } else {
+        drop(catalog);
+        connection.abort();
+        (None, None)
+    };
+    let mut heartbeat_writer = heartbeat_writer;
+    // Streaming describes every table again in its own Relation messages.
+    state.relations.clear();
+    state.tables.clear();
 
     client.simple_query(OUTPUT_SETTINGS).await?;
     let publications = quote_publication_names(&[config.publication.as_str()]);
@@ -207,30 +316,29 @@ pub async fn run(
         )
         .await?;
 
-    let mut state = State {
-        config,
-        database,
-        registry,
-        decoder: Decoder::new(1)?,
-        relations: RelationCache::new(),
-        tables: HashMap::new(),
-        publisher: Publisher::new(config.kafka.clone())?,
-        tracker: AckTracker::default(),
-        transaction: None,
-    };
     let mut received = Lsn::INVALID;
     let mut confirmed = Lsn::INVALID;
     let mut reported = Lsn::INVALID;
     let mut status_timer = tokio::time::interval(config.status_interval);
-    tokio::pin!(shutdown);
+    let mut heartbeat_timer = tokio::time::interval(
+        config
+            .heartbeat_interval
+            .unwrap_or(Duration::from_secs(3600)),
+    );
+    let mut server_time_micros = 0;
 
     loop {
         let reading = state.tracker.events_in_flight() < config.max_in_flight;
         tokio::select! {
             biased;
             () = &mut shutdown => break,
-            acknowledged = state.tracker.next_confirmed(), if !state.tracker.is_empty() => {
-                confirmed = confirmed.max(acknowledged?);
+            progress = acknowledgements(&mut state.tracker, reading, config.max_in_flight),
+                if !reading || !state.tracker.is_empty() =>
+            {
+                if let Some(acknowledged) = progress? {
+                    confirmed = confirmed.max(acknowledged);
+                    state.acknowledged(acknowledged);
+                }
             }
             message = stream.next_message(), if reading => {
                 let Some(payload) = message? else {
@@ -239,13 +347,22 @@ pub async fn run(
                 match ReplicationMessage::parse(payload)? {
                     ReplicationMessage::XLogData(xlog) => {
                         received = received.max(xlog.wal_end);
+                        server_time_micros = xlog.server_clock.to_unix_micros().unwrap_or_default();
                         let message = state.decoder.decode(&xlog.data)?;
                         state.handle(message, xlog.wal_start).await?;
+                        if let Some(lsn) = state.heartbeat_seen.take()
+                            && state.is_idle()
+                        {
+                            confirmed = confirmed.max(lsn);
+                        }
                     }
                     ReplicationMessage::PrimaryKeepalive(keepalive) => {
                         received = received.max(keepalive.wal_end);
-                        if state.tracker.is_empty() && state.transaction.is_none() {
+                        server_time_micros = keepalive.server_clock.to_unix_micros().unwrap_or_default();
+                        if state.is_idle() {
+                            // Everything the server sent is on Kafka: caught up.
                             confirmed = confirmed.max(keepalive.wal_end);
+                            metrics::gauge!(observe::REPLICATION_LAG_SECONDS).set(0.0);
                         }
                         if keepalive.reply_requested {
                             stream.send_standby_status(received, confirmed, confirmed, false).await?;
@@ -257,6 +374,25 @@ pub async fn run(
             _ = status_timer.tick() => {
                 stream.send_standby_status(received, confirmed, confirmed, false).await?;
                 reported = confirmed;
+                state.observe_lag(received, confirmed);
+            }
+            _ = heartbeat_timer.tick(), if config.heartbeat_interval.is_some() => {
+                if let Some(writer) = &heartbeat_writer
+                    && let Err(error) = writer
+                        .batch_execute(&format!(
+                            "SELECT pg_logical_emit_message(false, '{HEARTBEAT_MESSAGE_PREFIX}', '')"
+                        ))
+                        .await
+                {
+                    tracing::warn!(
+                        %error,
+                        "cannot write heartbeat messages into the WAL (grant EXECUTE on \
+                         pg_logical_emit_message to the source's role, or set \
+                         source.heartbeat_emit_message = false); heartbeats go on without them"
+                    );
+                    heartbeat_writer = None;
+                }
+                state.publish_heartbeat(received, confirmed, server_time_micros).await?;
             }
         }
         if confirmed != reported && state.tracker.is_empty() {
@@ -264,20 +400,35 @@ pub async fn run(
                 .send_standby_status(received, confirmed, confirmed, false)
                 .await?;
             reported = confirmed;
+            observe::positions(received, confirmed);
         }
     }
     // Shutdown: wait (briefly) for what is in flight, then report the final position.
     let _ = state.publisher.flush(Duration::from_secs(10));
-    while !state.tracker.is_empty() {
-        match tokio::time::timeout(Duration::from_secs(10), state.tracker.next_confirmed()).await {
-            Ok(Ok(lsn)) => confirmed = confirmed.max(lsn),
-            _ => break,
-        }
+    while let Ok(Ok(Some(lsn))) =
+        tokio::time::timeout(Duration::from_secs(10), state.tracker.next_room(1)).await
+    {
+        confirmed = confirmed.max(lsn);
     }
     stream
         .send_standby_status(received, confirmed, confirmed, false)
         .await?;
+    observe::positions(received, confirmed);
     Ok(confirmed)
+}
+
+/// What the loop waits for from Kafka: the next acknowledged commit while it reads; while
+/// the in-flight bound pauses it, also room to read again (`None`).
+async fn acknowledgements(
+    tracker: &mut AckTracker<Delivery>,
+    reading: bool,
+    max_in_flight: usize,
+) -> Result<Option<Lsn>, PublishError> {
+    if reading {
+        tracker.next_confirmed().await.map(Some)
+    } else {
+        tracker.next_room(max_in_flight).await
+    }
 }
 
 /// The open transaction: what every event of it carries.
@@ -286,6 +437,8 @@ struct Transaction {
     commit_lsn: Lsn,
     commit_time_micros: i64,
     position: u64,
+    /// The snapshot's pseudo-transaction: its events are `read`s at the consistent point.
+    snapshot: bool,
 }
 
 /// One row event to publish: its op, the row whose key it is published under, and the
@@ -332,19 +485,50 @@ impl<'r> RowChange<'r> {
 struct TableOutput {
     topic: String,
     columns: Vec<u8>,
+    counters: observe::TableCounters,
+    /// The relation as events describe it.
+    published: Arc<Relation>,
+    /// The filter's column plan, unless it leaves rows as they are.
+    plan: Option<TablePlan>,
 }
 
-struct State<'a> {
-    config: &'a SourceConfig,
+/// Everything the replication loop and the snapshot share.
+pub(crate) struct State<'a> {
+    pub(crate) config: &'a SourceConfig,
     database: String,
-    registry: TypeRegistry,
+    pub(crate) registry: TypeRegistry,
     decoder: Decoder,
     relations: RelationCache,
     tables: HashMap<u32, TableOutput>,
-    publisher: Publisher,
+    /// Relations the filter does not capture: their changes are skipped.
+    ignored: HashSet<u32>,
+    pub(crate) publisher: Publisher,
     tracker: AckTracker<Delivery>,
     transaction: Option<Transaction>,
+    /// Commits pushed to the tracker and not yet acknowledged, oldest first.
+    unacknowledged: VecDeque<UnacknowledgedCommit>,
+    /// A heartbeat message's LSN, seen since the loop last looked.
+    heartbeat_seen: Option<Lsn>,
 }
+
+/// A commit whose events Kafka has not acknowledged yet: for the lag and latency metrics.
+struct UnacknowledgedCommit {
+    end_lsn: Lsn,
+    commit_time_micros: i64,
+    arrived: Instant,
+}
+
+/// Aborts a spawned task when dropped (the catalog connection's driver).
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The prefix of the logical messages the source writes as heartbeats.
+pub const HEARTBEAT_MESSAGE_PREFIX: &str = "sluice-heartbeat";
 
 impl State<'_> {
     async fn handle(
@@ -359,31 +543,38 @@ impl State<'_> {
                     commit_lsn: begin.final_lsn,
                     commit_time_micros: begin.commit_time.to_unix_micros().unwrap_or_default(),
                     position: 0,
+                    snapshot: false,
                 });
             }
             LogicalMessage::Commit(commit) => {
-                self.transaction = None;
+                if let Some(transaction) = self.transaction.take() {
+                    self.unacknowledged.push_back(UnacknowledgedCommit {
+                        end_lsn: commit.end_lsn,
+                        commit_time_micros: transaction.commit_time_micros,
+                        arrived: Instant::now(),
+                    });
+                }
                 self.tracker.push_commit(commit.end_lsn);
             }
             LogicalMessage::Relation(relation) => {
-                let topic = topic_for(
-                    &self.config.topic_prefix,
-                    &relation.namespace,
-                    &relation.name,
-                )
-                .map_err(|e| SourceError::Contract(e.to_string()))?;
-                self.publisher.ensure_topic(&topic).await?;
-                let columns = self.column_metadata(&relation);
-                self.tables
-                    .insert(relation.id, TableOutput { topic, columns });
-                self.relations.apply(&LogicalMessage::Relation(relation));
+                let previous = self.tables.get(&relation.id).map(|t| t.published.clone());
+                if let Some(published) = self.register_relation(relation).await?
+                    && let Some(previous) = previous
+                    && (previous.columns != published.columns
+                        || previous.replica_identity != published.replica_identity)
+                {
+                    self.publish_schema_change(&previous, &published, change_lsn)
+                        .await?;
+                }
             }
             LogicalMessage::Type(_) => {
                 self.relations.apply(&message);
             }
             LogicalMessage::Insert(insert) => {
-                let relation = self.relation(insert.relation_id)?;
-                let after = typed_row(&relation, &insert.new_tuple, &self.registry)?;
+                let Some(relation) = self.published(insert.relation_id)? else {
+                    return Ok(());
+                };
+                let after = self.row(insert.relation_id, &insert.new_tuple)?;
                 self.publish_row(
                     &relation,
                     RowChange::new(v1::Op::Create, &after).after(&after),
@@ -392,10 +583,12 @@ impl State<'_> {
                 .await?;
             }
             LogicalMessage::Update(update) => {
-                let relation = self.relation(update.relation_id)?;
-                let after = typed_row(&relation, &update.new_tuple, &self.registry)?;
+                let Some(relation) = self.published(update.relation_id)? else {
+                    return Ok(());
+                };
+                let after = self.row(update.relation_id, &update.new_tuple)?;
                 let old = match &update.old_tuple {
-                    Some(old) => Some(self.old_row(&relation, old)?),
+                    Some(old) => Some(self.old_row(update.relation_id, old)?),
                     None => None,
                 };
                 match &old {
@@ -432,15 +625,19 @@ impl State<'_> {
                 }
             }
             LogicalMessage::Delete(delete) => {
-                let relation = self.relation(delete.relation_id)?;
-                let (old_row, full) = self.old_row(&relation, &delete.old_tuple)?;
+                let Some(relation) = self.published(delete.relation_id)? else {
+                    return Ok(());
+                };
+                let (old_row, full) = self.old_row(delete.relation_id, &delete.old_tuple)?;
                 let change = RowChange::new(v1::Op::Delete, &old_row)
                     .before(full.then_some(old_row.as_slice()));
                 self.publish_row(&relation, change, change_lsn).await?;
             }
             LogicalMessage::Truncate(truncate) => {
                 for relation_id in &truncate.relation_ids {
-                    let relation = self.relation(*relation_id)?;
+                    let Some(relation) = self.published(*relation_id)? else {
+                        continue;
+                    };
                     let mut event = self.event(&relation, v1::Op::Truncate, change_lsn);
                     event.payload = Some(v1::change_event::Payload::Truncate(v1::Truncate {
                         cascade: truncate.options.cascade(),
@@ -451,24 +648,18 @@ impl State<'_> {
                             relation_id: relation.id,
                         }],
                     }));
-                    let (topic, payload) = self.table_payload(&event, relation.id)?;
                     // A truncate concerns every partition: one copy each.
-                    let partitions = self.publisher.partitions(&topic).await?;
-                    for partition in 0..partitions {
-                        self.send(
-                            &Record {
-                                topic: &topic,
-                                partition: Some(partition),
-                                key: sluice_event::key::EMPTY_KEY,
-                                payload: Some(&payload),
-                                headers: &[],
-                            },
-                            &event,
-                        )
-                        .await?;
-                    }
+                    self.publish_to_every_partition(&event, relation.id).await?;
                 }
             }
+            // Our own (or another source's) heartbeat: nothing to publish, but a position
+            // the slot may confirm once nothing is in flight.
+            LogicalMessage::Message(message)
+                if message.prefix == HEARTBEAT_MESSAGE_PREFIX && !message.is_transactional() =>
+            {
+                self.heartbeat_seen = Some(message.lsn);
+            }
+            LogicalMessage::Message(message) if message.prefix == HEARTBEAT_MESSAGE_PREFIX => {}
             LogicalMessage::Message(message) => {
                 let topic = messages_topic(&self.config.topic_prefix)
                     .map_err(|e| SourceError::Contract(e.to_string()))?;
@@ -519,6 +710,227 @@ impl State<'_> {
         Ok(())
     }
 
+    /// Records a table's schema (from a Relation message, or described by the snapshot):
+    /// its topic, created if absent, and the column metadata its events carry.
+    /// Returns the relation as events describe it, or `None` when the filter does not
+    /// capture the table.
+    pub(crate) async fn register_relation(
+        &mut self,
+        relation: Relation,
+    ) -> Result<Option<Arc<Relation>>, SourceError> {
+        let id = relation.id;
+        if !self
+            .config
+            .filter
+            .captures(&relation.namespace, &relation.name)
+        {
+            self.ignored.insert(id);
+            self.tables.remove(&id);
+            self.relations.insert_relation(relation);
+            return Ok(None);
+        }
+        self.ignored.remove(&id);
+        let plan = self.config.filter.plan(&relation)?;
+        let published = Arc::new(plan.relation().clone());
+        let plan = (!plan.is_identity()).then_some(plan);
+        let topic = topic_for(
+            &self.config.topic_prefix,
+            &relation.namespace,
+            &relation.name,
+        )
+        .map_err(|e| SourceError::Contract(e.to_string()))?;
+        self.publisher.ensure_topic(&topic).await?;
+        let columns = self.column_metadata(&published);
+        let counters =
+            observe::TableCounters::new(&format!("{}.{}", relation.namespace, relation.name));
+        self.tables.insert(
+            id,
+            TableOutput {
+                topic,
+                columns,
+                counters,
+                published: published.clone(),
+                plan,
+            },
+        );
+        self.relations.insert_relation(relation);
+        Ok(Some(published))
+    }
+
+    /// A SCHEMA_CHANGE event, to every partition of the table's topic (like a truncate,
+    /// it concerns every row): the columns changed between two Relation messages.
+    async fn publish_schema_change(
+        &mut self,
+        previous: &Relation,
+        published: &Relation,
+        change_lsn: Lsn,
+    ) -> Result<(), SourceError> {
+        let mut event = self.event(published, v1::Op::SchemaChange, change_lsn);
+        event.payload = Some(v1::change_event::Payload::SchemaChange(v1::SchemaChange {
+            previous_columns: self.columns(previous),
+            previous_replica_identity: replica_identity(previous.replica_identity) as i32,
+        }));
+        tracing::info!(
+            table = %format!("{}.{}", published.namespace, published.name),
+            "schema change: the table's columns changed"
+        );
+        self.publish_to_every_partition(&event, published.id).await
+    }
+
+    /// Publishes an event that concerns every row of a table once to each partition.
+    async fn publish_to_every_partition(
+        &mut self,
+        event: &v1::ChangeEvent,
+        relation_id: u32,
+    ) -> Result<(), SourceError> {
+        let (topic, payload) = self.table_payload(event, relation_id)?;
+        let partitions = self.publisher.partitions(&topic).await?;
+        for partition in 0..partitions {
+            self.send(
+                &Record {
+                    topic: &topic,
+                    partition: Some(partition),
+                    key: sluice_event::key::EMPTY_KEY,
+                    payload: Some(&payload),
+                    headers: &[],
+                },
+                event,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Nothing in flight and no transaction open: every change the server sent is on Kafka.
+    fn is_idle(&self) -> bool {
+        self.tracker.is_empty() && self.transaction.is_none()
+    }
+
+    /// Kafka acknowledged every event up to the commit ending at `end_lsn`.
+    fn acknowledged(&mut self, end_lsn: Lsn) {
+        while let Some(commit) = self.unacknowledged.front() {
+            if commit.end_lsn > end_lsn {
+                break;
+            }
+            observe::transaction_acknowledged(commit.arrived.elapsed());
+            metrics::gauge!(observe::REPLICATION_LAG_SECONDS)
+                .set(seconds_since(commit.commit_time_micros));
+            self.unacknowledged.pop_front();
+        }
+        metrics::gauge!(observe::EVENTS_IN_FLIGHT).set(self.tracker.events_in_flight() as f64);
+    }
+
+    /// Refreshes the lag gauges: the oldest unacknowledged commit's age, if any.
+    fn observe_lag(&self, received: Lsn, confirmed: Lsn) {
+        observe::positions(received, confirmed);
+        metrics::gauge!(observe::EVENTS_IN_FLIGHT).set(self.tracker.events_in_flight() as f64);
+        let oldest = self
+            .unacknowledged
+            .front()
+            .map(|c| c.commit_time_micros)
+            .or(self.transaction.as_ref().map(|t| t.commit_time_micros));
+        if let Some(micros) = oldest {
+            metrics::gauge!(observe::REPLICATION_LAG_SECONDS).set(seconds_since(micros));
+        }
+    }
+
+    /// Publishes a heartbeat to `<prefix>.sluice-heartbeat`, keyed by slot.
+    async fn publish_heartbeat(
+        &mut self,
+        server_wal_end: Lsn,
+        confirmed: Lsn,
+        server_time_micros: i64,
+    ) -> Result<(), SourceError> {
+        let topic = heartbeat_topic(&self.config.topic_prefix)
+            .map_err(|e| SourceError::Contract(e.to_string()))?;
+        self.publisher.ensure_topic(&topic).await?;
+        let heartbeat = v1::Heartbeat {
+            database: self.database.clone(),
+            slot: self.config.slot.clone(),
+            lsn: server_wal_end.0,
+            confirmed_lsn: confirmed.0,
+            server_time_micros,
+        };
+        let payload = prost::Message::encode_to_vec(&heartbeat);
+        let delivery = self
+            .publisher
+            .send(&Record {
+                topic: &topic,
+                partition: None,
+                key: self.config.slot.as_bytes(),
+                payload: Some(&payload),
+                headers: &[(
+                    headers::CONTENT_TYPE,
+                    headers::HEARTBEAT_CONTENT_TYPE.as_bytes(),
+                )],
+            })
+            .await?;
+        // Not tracked with the changes: a heartbeat in flight must not keep the source
+        // from looking idle, and a lost one is replaced by the next.
+        tokio::spawn(async move {
+            if let Err(error) = delivery.await {
+                tracing::warn!(%error, "a heartbeat was not delivered");
+            }
+        });
+        metrics::counter!(observe::HEARTBEATS_TOTAL).increment(1);
+        Ok(())
+    }
+
+    /// From now on, events are the snapshot's `read`s at `version`.
+    pub(crate) fn begin_snapshot(&mut self, version: Lsn, started_at_micros: i64) {
+        self.transaction = Some(Transaction {
+            xid: 0,
+            commit_lsn: version,
+            commit_time_micros: started_at_micros,
+            position: 0,
+            snapshot: true,
+        });
+    }
+
+    /// The snapshot is over.
+    pub(crate) fn end_snapshot(&mut self) {
+        self.transaction = None;
+    }
+
+    /// Publishes one row read by the snapshot, waiting first while the in-flight bound is
+    /// reached.
+    pub(crate) async fn publish_read(
+        &mut self,
+        relation: &Relation,
+        row: &[Cell],
+    ) -> Result<(), SourceError> {
+        // During the snapshot the only commit markers are the snapshot's own chunk ends,
+        // which nobody waits for here; dropping them is harmless.
+        while self
+            .tracker
+            .next_room(self.config.max_in_flight)
+            .await?
+            .is_some()
+        {}
+        let version = self
+            .transaction
+            .as_ref()
+            .map_or(Lsn::INVALID, |t| t.commit_lsn);
+        self.publish_row(
+            relation,
+            RowChange::new(v1::Op::Read, row).after(row),
+            version,
+        )
+        .await
+    }
+
+    /// Waits until Kafka acknowledged everything published so far.
+    pub(crate) async fn wait_for_acknowledgements(
+        &mut self,
+        marker: Lsn,
+    ) -> Result<(), SourceError> {
+        self.tracker.push_commit(marker);
+        while !self.tracker.is_empty() {
+            self.tracker.next_confirmed().await?;
+        }
+        Ok(())
+    }
+
     fn relation(&self, id: u32) -> Result<Arc<Relation>, SourceError> {
         self.relations.relation(id).cloned().ok_or_else(|| {
             SourceError::Contract(format!(
@@ -537,7 +949,15 @@ impl State<'_> {
     /// protobuf fields may come in any order, so every event's payload is its own
     /// encoding followed by these bytes, and the metadata costs no allocation per row.
     fn column_metadata(&self, relation: &Relation) -> Vec<u8> {
-        let columns = relation
+        prost::Message::encode_to_vec(&v1::ChangeEvent {
+            columns: self.columns(relation),
+            ..Default::default()
+        })
+    }
+
+    /// A relation's columns as events describe them.
+    fn columns(&self, relation: &Relation) -> Vec<v1::Column> {
+        relation
             .columns
             .iter()
             .map(|c| v1::Column {
@@ -553,11 +973,7 @@ impl State<'_> {
                 key: c.is_key(),
                 nullable: None,
             })
-            .collect();
-        prost::Message::encode_to_vec(&v1::ChangeEvent {
-            columns,
-            ..Default::default()
-        })
+            .collect()
     }
 
     /// The payload of a table's event: the event, then its table's column metadata.
@@ -577,12 +993,19 @@ impl State<'_> {
 
     /// An event with its source position filled in, the rest empty.
     fn event(&mut self, relation: &Relation, op: v1::Op, change_lsn: Lsn) -> v1::ChangeEvent {
-        let (xid, commit_lsn, commit_time_micros, position) = match &mut self.transaction {
+        let (xid, commit_lsn, commit_time_micros, position, snapshot) = match &mut self.transaction
+        {
             Some(t) => {
                 t.position += 1;
-                (t.xid, t.commit_lsn, t.commit_time_micros, t.position - 1)
+                (
+                    t.xid,
+                    t.commit_lsn,
+                    t.commit_time_micros,
+                    t.position - 1,
+                    t.snapshot,
+                )
             }
-            None => (0, change_lsn, 0, 0),
+            None => (0, change_lsn, 0, 0, false),
         };
         v1::ChangeEvent {
             op: op as i32,
@@ -597,29 +1020,44 @@ impl State<'_> {
                 xid,
                 commit_time_micros,
                 position,
-                snapshot: false,
+                snapshot,
             }),
-            replica_identity: match relation.replica_identity {
-                ReplicaIdentity::Default => v1::ReplicaIdentity::Default,
-                ReplicaIdentity::Nothing => v1::ReplicaIdentity::Nothing,
-                ReplicaIdentity::Full => v1::ReplicaIdentity::Full,
-                ReplicaIdentity::Index => v1::ReplicaIdentity::Index,
-            } as i32,
+            replica_identity: replica_identity(relation.replica_identity) as i32,
             ..Default::default()
         }
     }
 
     /// The old row of an update or delete, typed, and whether it is the whole row
     /// (REPLICA IDENTITY FULL) rather than only its key.
-    fn old_row(
-        &self,
-        relation: &Relation,
-        old: &OldTuple,
-    ) -> Result<(Vec<Cell>, bool), SourceError> {
+    fn old_row(&self, relation_id: u32, old: &OldTuple) -> Result<(Vec<Cell>, bool), SourceError> {
         Ok(match old {
-            OldTuple::Key(tuple) => (typed_row(relation, tuple, &self.registry)?, false),
-            OldTuple::Full(tuple) => (typed_row(relation, tuple, &self.registry)?, true),
+            OldTuple::Key(tuple) => (self.row(relation_id, tuple)?, false),
+            OldTuple::Full(tuple) => (self.row(relation_id, tuple)?, true),
         })
+    }
+
+    /// A row of a captured table, typed through the relation the server described and
+    /// then filtered and masked into the shape of [`Self::published`].
+    pub(crate) fn row(
+        &self,
+        relation_id: u32,
+        tuple: &TupleData,
+    ) -> Result<Vec<Cell>, SourceError> {
+        let relation = self.relation(relation_id)?;
+        let mut row = typed_row(&relation, tuple, &self.registry)?;
+        if let Some(plan) = self.tables.get(&relation_id).and_then(|t| t.plan.as_ref()) {
+            plan.apply(&mut row);
+        }
+        Ok(row)
+    }
+
+    /// The relation as a captured table's events describe it (excluded columns gone,
+    /// masked ones retyped), or `None` when the filter does not capture the table.
+    pub(crate) fn published(&self, relation_id: u32) -> Result<Option<Arc<Relation>>, SourceError> {
+        if self.ignored.contains(&relation_id) {
+            return Ok(None);
+        }
+        Ok(Some(self.table(relation_id)?.published.clone()))
     }
 
     /// Publishes one row event, keyed by its row's key columns.
@@ -692,8 +1130,30 @@ impl State<'_> {
             })
             .await?;
         self.tracker.push_event(delivery);
+        let relation_id = event.source.as_ref().map_or(0, |s| s.relation_id);
+        match self.tables.get(&relation_id) {
+            Some(table) => table.counters.count(&op),
+            None => observe::event("", op_name(event.op)),
+        }
         Ok(())
     }
+}
+
+fn replica_identity(identity: ReplicaIdentity) -> v1::ReplicaIdentity {
+    match identity {
+        ReplicaIdentity::Default => v1::ReplicaIdentity::Default,
+        ReplicaIdentity::Nothing => v1::ReplicaIdentity::Nothing,
+        ReplicaIdentity::Full => v1::ReplicaIdentity::Full,
+        ReplicaIdentity::Index => v1::ReplicaIdentity::Index,
+    }
+}
+
+/// Seconds from a Unix time in microseconds to now (0 if it lies in the future).
+fn seconds_since(unix_micros: i64) -> f64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    (now.saturating_sub(unix_micros)).max(0) as f64 / 1e6
 }
 
 /// The event's key: the key columns and their values.
@@ -773,7 +1233,12 @@ mod tests {
             max_in_flight: 1,
             status_interval: Duration::from_secs(1),
             tombstones: false,
+            filter: crate::filter::CaptureFilter::default().mask_salt("pepper-hunter3"),
+            snapshot: SnapshotSettings::default(),
+            heartbeat_interval: None,
+            heartbeat_emit_message: false,
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter3"));
     }
 }

@@ -17,9 +17,16 @@
 //!
 //! Tests share these servers and run concurrently, so each test isolates itself with a
 //! name from [`unique_name`]: its own table, topic, index, key prefix or label.
+//!
+//! A test that must take Kafka away (an outage, a broker restart) never stops the shared
+//! broker: it starts a [`PrivateKafka`] of its own through the local stack's script, which it
+//! may stop and start again at will.
 #![warn(missing_docs, unreachable_pub)]
 
 mod containers;
+mod private_kafka;
+
+pub use private_kafka::{PrivateKafka, PrivateKafkaError};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
