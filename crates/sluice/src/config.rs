@@ -465,37 +465,55 @@ impl fmt::Display for Problems<'_> {
     }
 }
 
+/// A config file's type: deserialised, then checked key by key.
+pub(crate) trait Checked: serde::de::DeserializeOwned {
+    /// Every key whose value is unusable, with what is expected.
+    fn problems(&self) -> Vec<(String, String)>;
+}
+
+/// Reads `path`, applies the `SLUICE_*__*` variables of this process and validates.
+pub(crate) fn load<T: Checked>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(ConfigError::Read)?;
+    let overrides = overrides::from_variables(std::env::vars_os())?;
+    parse(&text, &overrides)
+}
+
+/// Parses `text`, applies `overrides` and validates.
+pub(crate) fn parse<T: Checked>(text: &str, overrides: &[Override]) -> Result<T, ConfigError> {
+    let mut table: toml::Table = text.parse().map_err(ConfigError::Syntax)?;
+    overrides::apply(&mut table, overrides)?;
+    let config: T =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|error| {
+            let key = error.path().to_string();
+            let message = error.inner().message().to_owned();
+            ConfigError::Invalid(vec![problem(key, message, overrides)])
+        })?;
+    let problems: Vec<Problem> = config
+        .problems()
+        .into_iter()
+        .map(|(key, message)| problem(key, message, overrides))
+        .collect();
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
 impl Config {
     /// Reads `path`, applies the `SLUICE_*__*` variables of this process and validates.
     pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(ConfigError::Read)?;
-        let overrides = overrides::from_variables(std::env::vars_os())?;
-        Config::parse(&text, &overrides)
+        load(path)
     }
 
     /// Parses `text`, applies `overrides` and validates.
+    #[cfg(test)]
     pub(crate) fn parse(text: &str, overrides: &[Override]) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(ConfigError::Syntax)?;
-        overrides::apply(&mut table, overrides)?;
-        let config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|error| {
-                let key = error.path().to_string();
-                let message = error.inner().message().to_owned();
-                ConfigError::Invalid(vec![problem(key, message, overrides)])
-            })?;
-        let problems: Vec<Problem> = config
-            .problems()
-            .into_iter()
-            .map(|(key, message)| problem(key, message, overrides))
-            .collect();
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError::Invalid(problems))
-        }
+        parse(text, overrides)
     }
+}
 
-    /// Every key whose value is unusable, with what is expected.
+impl Checked for Config {
     fn problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         let mut check = |ok: bool, key: &str, message: &str| {
@@ -585,7 +603,9 @@ impl Config {
         }
         problems
     }
+}
 
+impl Config {
     /// The source library's config.
     pub(crate) fn source_config(&self) -> SourceConfig {
         SourceConfig {

@@ -36,6 +36,7 @@ mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -103,7 +104,11 @@ async fn source(args: SourceArgs) -> anyhow::Result<()> {
         Config::load(&args.config).with_context(|| format!("config {}", args.config.display()))?;
     let shutdown = Shutdown::on_signals().context("cannot listen for signals")?;
     if config.metrics.enabled {
-        let address = telemetry::serve_metrics(config.metrics.listen_address).await?;
+        let address = telemetry::serve_metrics(
+            config.metrics.listen_address,
+            Arc::new(|| supervise::SOURCE_RUNS.load(std::sync::atomic::Ordering::Relaxed)),
+        )
+        .await?;
         tracing::info!(%address, "serving /metrics and /healthz");
     }
     let source_config = config.source_config();

@@ -32,6 +32,7 @@
 //! slot for a moment, until PostgreSQL notices the connection is gone. So `55006` is
 //! retried for `source.slot_busy_wait_seconds` (30 by default) and only then reported.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sluice_replication::sqlstate;
@@ -49,6 +50,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
 
 /// Runs the source until shutdown (`Ok`) or a permanent error (`Err`).
+/// Whether a run of the source is in progress: the source's readiness.
+pub(crate) static SOURCE_RUNS: AtomicBool = AtomicBool::new(false);
+
 pub(crate) async fn run_source(
     config: &SourceConfig,
     slot_busy_wait: Duration,
@@ -58,7 +62,9 @@ pub(crate) async fn run_source(
     loop {
         let started = Instant::now();
         metrics::gauge!(names::SOURCE_RUNNING).set(1.0);
+        SOURCE_RUNS.store(true, Ordering::Relaxed);
         let result = sluice_source::run(config, shutdown.requested()).await;
+        SOURCE_RUNS.store(false, Ordering::Relaxed);
         metrics::gauge!(names::SOURCE_RUNNING).set(0.0);
         let error = match result {
             Ok(confirmed) => {

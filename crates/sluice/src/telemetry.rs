@@ -14,12 +14,14 @@
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
-use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 /// Metric names: one place, so dashboards and alerts have one list to follow.
@@ -77,16 +79,33 @@ pub(crate) enum MetricsError {
     },
 }
 
-/// Installs the exporter, registers this process's metrics and serves `/metrics` and
-/// `/healthz` on `address` in the background. Returns the bound address (port 0 picks one).
-pub(crate) async fn serve_metrics(address: SocketAddr) -> Result<SocketAddr, MetricsError> {
+/// Whether the process does its job, for `/readyz`.
+pub(crate) type Readiness = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Installs the exporter, registers this process's metrics and serves `/metrics`,
+/// `/healthz` (alive) and `/readyz` (`readiness`: 200 when ready, 503 when not) on
+/// `address` in the background. Returns the bound address (port 0 picks one).
+pub(crate) async fn serve_metrics(
+    address: SocketAddr,
+    readiness: Readiness,
+) -> Result<SocketAddr, MetricsError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| MetricsError::Bind { address, source })?;
     let bound = listener
         .local_addr()
         .map_err(|source| MetricsError::Bind { address, source })?;
-    let handle = PrometheusBuilder::new().install_recorder()?;
+    // Histograms with buckets (not summaries), so quantiles aggregate across processes.
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".into()),
+            &sluice_sink::observe::SECONDS_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(sluice_sink::observe::BATCH_RECORDS.into()),
+            &sluice_sink::observe::RECORDS_BUCKETS,
+        )?
+        .install_recorder()?;
     register();
 
     let upkeep = handle.clone();
@@ -99,7 +118,20 @@ pub(crate) async fn serve_metrics(address: SocketAddr) -> Result<SocketAddr, Met
     });
     let app = Router::new()
         .route("/metrics", get(move || render(handle.clone())))
-        .route("/healthz", get(|| async { "ok\n" }));
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = readiness();
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                    }
+                }
+            }),
+        );
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(error = %error, "the metrics endpoint stopped");
