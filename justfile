@@ -34,7 +34,7 @@ check: stack-up
     cargo clippy --workspace --all-targets -- -D warnings
     eval "$({{stack}} env)" && cargo test --workspace
 
-# Start the local stack and load the sample e-commerce database into PostgreSQL.
+# Start the local stack, load the sample e-commerce database and stream it through Kafka into the search engine.
 demo: stack-up
     deploy/local/demo
 

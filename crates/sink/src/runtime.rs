@@ -77,6 +77,11 @@ pub struct RuntimeConfig {
     pub topic_refresh: Duration,
     /// Extra librdkafka consumer properties.
     pub consumer_properties: Vec<(String, String)>,
+    /// Only these topics, instead of every table topic of the prefix.
+    pub topics: Option<Vec<String>>,
+    /// Stop (successfully) once the committed offset of every listed partition reached
+    /// its target: a replay's "caught up". `None` runs until shutdown.
+    pub stop_at: Option<BTreeMap<(String, i32), i64>>,
 }
 
 impl RuntimeConfig {
@@ -93,6 +98,8 @@ impl RuntimeConfig {
             retry_max: Duration::from_secs(30),
             topic_refresh: Duration::from_secs(10),
             consumer_properties: Vec::new(),
+            topics: None,
+            stop_at: None,
         }
     }
 }
@@ -350,7 +357,10 @@ pub async fn run<S: Sink>(
             biased;
             () = &mut shutdown => break,
             _ = refresh.tick() => {
-                subscribe_to_new_topics(&consumer, &config.topic_prefix, &mut topics)?;
+                if caught_up(config.stop_at.as_ref(), &committed) {
+                    break;
+                }
+                subscribe_to_new_topics(&consumer, config, &mut topics)?;
                 false
             }
             () = sleep_until(deadline), if deadline.is_some() => true,
@@ -382,6 +392,9 @@ pub async fn run<S: Sink>(
             }
             commit(&consumer, &batch, &mut committed, CommitMode::Async)?;
             batch = Batch::default();
+            if caught_up(config.stop_at.as_ref(), &committed) {
+                break;
+            }
         }
     }
     // Shutting down: commit what was applied, abandon what was only buffered.
@@ -396,6 +409,18 @@ pub async fn run<S: Sink>(
     }
     consumer.unsubscribe();
     Ok(())
+}
+
+/// Whether every target partition's committed offset reached its target.
+fn caught_up(
+    targets: Option<&BTreeMap<(String, i32), i64>>,
+    committed: &BTreeMap<(String, i32), i64>,
+) -> bool {
+    targets.is_some_and(|targets| {
+        targets
+            .iter()
+            .all(|(partition, target)| committed.get(partition).copied().unwrap_or(0) >= *target)
+    })
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -584,9 +609,18 @@ fn commit(
 /// Subscribes to the prefix's table topics when there are new ones.
 fn subscribe_to_new_topics(
     consumer: &StreamConsumer<Context>,
-    prefix: &str,
+    config: &RuntimeConfig,
     topics: &mut BTreeSet<String>,
 ) -> Result<(), RuntimeError> {
+    let prefix = config.topic_prefix.as_str();
+    if let Some(listed) = &config.topics {
+        if topics.is_empty() && !listed.is_empty() {
+            topics.extend(listed.iter().cloned());
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            consumer.subscribe(&names)?;
+        }
+        return Ok(());
+    }
     let metadata = match consumer.fetch_metadata(None, Duration::from_secs(10)) {
         Ok(metadata) => metadata,
         Err(error) => {

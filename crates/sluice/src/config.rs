@@ -426,6 +426,17 @@ pub(crate) enum ConfigError {
     Invalid(Vec<Problem>),
 }
 
+impl ConfigError {
+    /// A required section is absent.
+    pub(crate) fn missing_section(section: &str, message: &str) -> ConfigError {
+        ConfigError::Invalid(vec![Problem {
+            key: section.to_owned(),
+            message: message.to_owned(),
+            variable: None,
+        }])
+    }
+}
+
 /// One key with an unusable value.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Problem {

@@ -1,18 +1,20 @@
 //! `sluice`: the command that runs Sluice's processes.
 //!
 //! ```text
-//!  sluice source --config sluice.toml
+//!  sluice source --config sluice.toml                PostgreSQL slot ─▶ Kafka
+//!  sluice sink elasticsearch --config sink.toml      Kafka ─▶ Elasticsearch / OpenSearch
+//!  sluice replay elasticsearch --config sink.toml    rebuild indices, swap aliases, exit
 //!     │
 //!     ├─ config: the TOML file + SLUICE_<SECTION>__<KEY> variables ─▶ checked, or exit 2 naming the key
-//!     ├─ telemetry: logs to stderr (RUST_LOG), /metrics and /healthz
+//!     ├─ telemetry: logs to stderr (RUST_LOG), /metrics, /healthz and /readyz
 //!     ├─ shutdown: SIGTERM/SIGINT ─▶ stop cleanly (a second signal exits at once)
-//!     └─ supervise: sluice_source::run, restarted with backoff on retryable errors
+//!     └─ supervise: the library's run loop, restarted with backoff on retryable errors
 //!                   ─▶ exit 0 on shutdown, exit 1 with the error's message on a permanent one
 //! ```
 //!
-//! The binary holds no business logic: the streaming core is the `sluice-source` library,
-//! and this crate only turns a config file into its config, keeps it running and makes it
-//! observable. `sink <kind>`, `replay`, `verify` and `status` will be further subcommands.
+//! The binary holds no business logic: the streaming cores are the `sluice-source` and
+//! `sluice-sink` libraries and one crate per store; this crate only turns a config file
+//! into their configs, keeps them running and makes them observable.
 //!
 //! # Exit codes
 //!
@@ -29,8 +31,11 @@
 
 mod config;
 mod overrides;
+mod replay;
 mod report;
 mod shutdown;
+mod sink;
+mod sink_config;
 mod supervise;
 mod telemetry;
 
@@ -41,9 +46,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use sluice_sink::Health;
+use sluice_sink_elasticsearch::ElasticsearchSink;
+
 use crate::config::Config;
 use crate::report::ErrorChain;
 use crate::shutdown::Shutdown;
+use crate::sink_config::{ElasticsearchSection, SinkConfig};
 
 /// Change data capture from PostgreSQL to Kafka and on to Elasticsearch, Redis and Neo4j.
 #[derive(Debug, Parser)]
@@ -57,11 +66,47 @@ struct Cli {
 enum Command {
     /// Stream every committed change of the published tables from a PostgreSQL logical
     /// replication slot to Kafka, until SIGTERM or SIGINT.
-    Source(SourceArgs),
+    Source(ConfigArgs),
+    /// Apply the change events on Kafka to a store, committing offsets only once the store
+    /// accepted them, until SIGTERM or SIGINT.
+    #[command(subcommand)]
+    Sink(SinkKind),
+    /// Rebuild a store from the start of the topics into fresh indices, then switch readers
+    /// over atomically; the live sink keeps running.
+    #[command(subcommand)]
+    Replay(ReplayKind),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReplayKind {
+    /// Rebuild Elasticsearch indices: a new index per table, filled from the topic, then
+    /// the table's alias moved to it.
+    Elasticsearch(ReplayArgs),
 }
 
 #[derive(Debug, Args)]
-struct SourceArgs {
+struct ReplayArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Only this table (`schema.table`); repeat for several. Every table of the prefix
+    /// when absent.
+    #[arg(long = "table", value_name = "SCHEMA.TABLE")]
+    tables: Vec<String>,
+    /// Delete the indices the aliases pointed to once the swap is done (required when the
+    /// name is still a concrete index rather than an alias).
+    #[arg(long)]
+    delete_old: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SinkKind {
+    /// Elasticsearch or OpenSearch: one index (or alias) per table, documents versioned by
+    /// commit LSN.
+    Elasticsearch(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
     /// The TOML config file. `SLUICE_<SECTION>__<KEY>` environment variables override its
     /// keys (e.g. SLUICE_POSTGRES__URL, SLUICE_KAFKA__BOOTSTRAP_SERVERS).
     #[arg(long, short, value_name = "FILE")]
@@ -82,6 +127,8 @@ async fn main() -> ExitCode {
     telemetry::init_logging();
     let result = match cli.command {
         Command::Source(args) => source(args).await,
+        Command::Sink(SinkKind::Elasticsearch(args)) => sink_elasticsearch(args).await,
+        Command::Replay(ReplayKind::Elasticsearch(args)) => replay_elasticsearch(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,7 +146,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn source(args: SourceArgs) -> anyhow::Result<()> {
+async fn source(args: ConfigArgs) -> anyhow::Result<()> {
     let config =
         Config::load(&args.config).with_context(|| format!("config {}", args.config.display()))?;
     let shutdown = Shutdown::on_signals().context("cannot listen for signals")?;
@@ -120,5 +167,56 @@ async fn source(args: SourceArgs) -> anyhow::Result<()> {
         "starting the source"
     );
     supervise::run_source(&source_config, config.slot_busy_wait(), &shutdown).await?;
+    Ok(())
+}
+
+/// The sink config at `path`, and its `[elasticsearch]` section, which must be there.
+fn elasticsearch_config(path: &std::path::Path) -> anyhow::Result<SinkConfig> {
+    let config: SinkConfig =
+        config::load(path).with_context(|| format!("config {}", path.display()))?;
+    search_section(&config).with_context(|| format!("config {}", path.display()))?;
+    Ok(config)
+}
+
+fn search_section(config: &SinkConfig) -> Result<&ElasticsearchSection, config::ConfigError> {
+    config.elasticsearch.as_ref().ok_or_else(|| {
+        config::ConfigError::missing_section(
+            "elasticsearch",
+            "this command needs an [elasticsearch] section with at least `url`",
+        )
+    })
+}
+
+async fn replay_elasticsearch(args: ReplayArgs) -> anyhow::Result<()> {
+    let config = elasticsearch_config(&args.config.config)?;
+    let search = search_section(&config)?;
+    let shutdown = Shutdown::on_signals().context("cannot listen for signals")?;
+    replay::elasticsearch(&config, search, &args.tables, args.delete_old, &shutdown).await
+}
+
+async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {
+    let config = elasticsearch_config(&args.config)?;
+    let search = search_section(&config)?;
+    let store = search.store_config();
+    let health = Arc::new(Health::default());
+    let shutdown = Shutdown::on_signals().context("cannot listen for signals")?;
+    if config.metrics.enabled {
+        let ready = health.clone();
+        let address = telemetry::serve_metrics(
+            config.metrics.listen_address,
+            Arc::new(move || ready.is_ready()),
+        )
+        .await?;
+        tracing::info!(%address, "serving /metrics and /healthz");
+    }
+    let runtime = config.runtime_config("elasticsearch");
+    tracing::info!(url = %search.url, group = %runtime.group_id, topic_prefix = %runtime.topic_prefix, "starting the Elasticsearch sink");
+    sink::run(
+        || ElasticsearchSink::connect(store.clone()),
+        &runtime,
+        health,
+        &shutdown,
+    )
+    .await?;
     Ok(())
 }

@@ -27,6 +27,8 @@ use sluice_event::v1::{self, value::Kind};
 use sluice_testkit::{Server, address, unique_name};
 use tokio_postgres::{Client, NoTls};
 
+mod search_pipeline;
+
 /// The `sluice` binary Cargo built for this test run.
 fn sluice_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_sluice"))

@@ -25,8 +25,10 @@
 
 mod containers;
 mod private_kafka;
+mod proxy;
 
 pub use private_kafka::{PrivateKafka, PrivateKafkaError};
+pub use proxy::TcpProxy;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

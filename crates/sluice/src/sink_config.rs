@@ -1,0 +1,373 @@
+//! The config file of `sluice sink <kind>` (and `sluice replay <kind>`): the same TOML,
+//! `SLUICE_<SECTION>__<KEY>` overrides and key-naming checks as the source's
+//! ([`crate::config`]), with the sections a sink needs.
+//!
+//! ```toml
+//! [kafka]
+//! bootstrap_servers = "kafka-1:9092"
+//!
+//! [sink]
+//! topic_prefix = "shop"            # the source's prefix: reads shop.<schema>.<table>
+//!
+//! [elasticsearch]
+//! url = "https://search.internal:9200"
+//! username = "sluice"              # password: SLUICE_ELASTICSEARCH__PASSWORD
+//!
+//! [elasticsearch.tables."public.products"]
+//! index = "products"               # an index or alias name
+//! settings = { number_of_shards = 3 }
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sluice_sink::RuntimeConfig;
+use sluice_sink_elasticsearch::{ElasticsearchConfig, TableIndex};
+
+use crate::config::{Checked, Metrics, PropertyValue, Secret};
+
+/// The whole config of a sink.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SinkConfig {
+    /// The Kafka cluster the change events are read from.
+    pub(crate) kafka: SinkKafka,
+    /// How the events are consumed and batched.
+    #[serde(default)]
+    pub(crate) sink: SinkSection,
+    /// The Elasticsearch (or OpenSearch) store, for `sink elasticsearch`.
+    pub(crate) elasticsearch: Option<ElasticsearchSection>,
+    /// The `/metrics`, `/healthz` and `/readyz` endpoint.
+    #[serde(default)]
+    pub(crate) metrics: Metrics,
+}
+
+/// `[kafka]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SinkKafka {
+    /// `host:port` of one or more brokers, comma-separated. Required.
+    pub(crate) bootstrap_servers: String,
+    /// Extra librdkafka consumer properties (`"fetch.max.bytes" = 10485760`). The ones
+    /// that make committing safe (`enable.auto.commit`, `enable.auto.offset.store`) are
+    /// fixed.
+    #[serde(default)]
+    pub(crate) consumer: BTreeMap<String, PropertyValue>,
+}
+
+/// `[sink]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SinkSection {
+    /// The source's topic prefix: the sink reads every `<topic_prefix>.<schema>.<table>`.
+    pub(crate) topic_prefix: String,
+    /// The consumer group; `sluice-<kind>` when absent. One group per sink: two sinks of
+    /// the same kind writing to different stores need different groups.
+    pub(crate) group_id: Option<String>,
+    /// A batch is applied once it holds this many records...
+    pub(crate) batch_max_records: usize,
+    /// ...or once its first record waited this many milliseconds.
+    pub(crate) batch_max_wait_ms: u64,
+    /// The first retry's delay in milliseconds; each next doubles, with jitter.
+    pub(crate) retry_initial_ms: u64,
+    /// The longest delay between retries, in seconds. A store that stays down is retried
+    /// forever, with nothing committed meanwhile.
+    pub(crate) retry_max_seconds: u64,
+    /// How often to look for new table topics, in seconds.
+    pub(crate) topic_refresh_seconds: u64,
+}
+
+impl Default for SinkSection {
+    fn default() -> Self {
+        Self {
+            topic_prefix: "sluice".into(),
+            group_id: None,
+            batch_max_records: 1000,
+            batch_max_wait_ms: 200,
+            retry_initial_ms: 200,
+            retry_max_seconds: 30,
+            topic_refresh_seconds: 10,
+        }
+    }
+}
+
+/// `[elasticsearch]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ElasticsearchSection {
+    /// The cluster's URL (`http://` or `https://`). Required.
+    pub(crate) url: String,
+    /// Basic authentication user, if the cluster needs one.
+    pub(crate) username: Option<String>,
+    /// Its password: prefer `SLUICE_ELASTICSEARCH__PASSWORD`.
+    #[serde(default)]
+    pub(crate) password: Secret,
+    /// Default index names are `<index_prefix>-<schema>-<table>`.
+    #[serde(default = "defaults::index_prefix")]
+    pub(crate) index_prefix: String,
+    /// How long deleted documents' versions are remembered (`index.gc_deletes` of the
+    /// indices the sink creates): an event older than a delete replayed within this time is
+    /// refused; after it, it would bring the row back.
+    #[serde(default = "defaults::gc_deletes")]
+    pub(crate) gc_deletes: String,
+    /// Seconds before a request to the cluster counts as failed (and is retried).
+    #[serde(default = "defaults::request_timeout_seconds")]
+    pub(crate) request_timeout_seconds: u64,
+    /// Per table (`"schema.table"`): the index or alias, and settings and mappings for
+    /// the index the sink creates.
+    #[serde(default)]
+    pub(crate) tables: BTreeMap<String, TableIndexSection>,
+}
+
+/// `[elasticsearch.tables."schema.table"]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TableIndexSection {
+    /// The index or alias the table's documents go to.
+    pub(crate) index: Option<String>,
+    /// Index settings, merged over the defaults.
+    pub(crate) settings: Option<serde_json::Value>,
+    /// Index mappings, merged over the mapping built from the columns.
+    pub(crate) mappings: Option<serde_json::Value>,
+}
+
+mod defaults {
+    pub(super) fn index_prefix() -> String {
+        "sluice".into()
+    }
+
+    pub(super) fn gc_deletes() -> String {
+        "1d".into()
+    }
+
+    pub(super) fn request_timeout_seconds() -> u64 {
+        30
+    }
+}
+
+/// Consumer properties a config may not set, and why.
+const FIXED_CONSUMER_PROPERTIES: &[(&str, &str)] = &[
+    ("bootstrap.servers", "set kafka.bootstrap_servers instead"),
+    ("group.id", "set sink.group_id instead"),
+    (
+        "enable.auto.commit",
+        "the sink commits an offset only after the store accepted everything before it",
+    ),
+    (
+        "enable.auto.offset.store",
+        "the sink commits an offset only after the store accepted everything before it",
+    ),
+];
+
+impl Checked for SinkConfig {
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, message: &str| {
+            if !ok {
+                problems.push((key.to_owned(), message.to_owned()));
+            }
+        };
+        let sink = &self.sink;
+        check(
+            sluice_event::topic::messages_topic(&sink.topic_prefix).is_ok(),
+            "sink.topic_prefix",
+            "must be 1 or more of [a-zA-Z0-9._-] (the source's topic_prefix)",
+        );
+        check(
+            sink.group_id.as_ref().is_none_or(|g| !g.is_empty()),
+            "sink.group_id",
+            "must not be empty",
+        );
+        check(
+            (1..=100_000).contains(&sink.batch_max_records),
+            "sink.batch_max_records",
+            "must be 1 to 100000",
+        );
+        check(
+            sink.batch_max_wait_ms <= 60_000,
+            "sink.batch_max_wait_ms",
+            "must be at most 60000",
+        );
+        check(
+            sink.retry_initial_ms >= 1,
+            "sink.retry_initial_ms",
+            "must be at least 1",
+        );
+        check(
+            (1..=3600).contains(&sink.retry_max_seconds),
+            "sink.retry_max_seconds",
+            "must be 1 to 3600",
+        );
+        check(
+            sink.topic_refresh_seconds >= 1,
+            "sink.topic_refresh_seconds",
+            "must be at least 1",
+        );
+        check(
+            !self.kafka.bootstrap_servers.trim().is_empty(),
+            "kafka.bootstrap_servers",
+            "must name at least one broker",
+        );
+        for (property, why) in FIXED_CONSUMER_PROPERTIES {
+            check(
+                !self.kafka.consumer.contains_key(*property),
+                &format!("kafka.consumer.\"{property}\""),
+                &format!("may not be set: {why}"),
+            );
+        }
+        if let Some(search) = &self.elasticsearch {
+            check(
+                search.url.starts_with("http://") || search.url.starts_with("https://"),
+                "elasticsearch.url",
+                "must be an http:// or https:// URL",
+            );
+            check(
+                search.request_timeout_seconds >= 1,
+                "elasticsearch.request_timeout_seconds",
+                "must be at least 1",
+            );
+            for name in search.tables.keys() {
+                check(
+                    name.split('.').count() == 2 && !name.starts_with('.') && !name.ends_with('.'),
+                    &format!("elasticsearch.tables.\"{name}\""),
+                    "must be named \"schema.table\"",
+                );
+            }
+        }
+        problems
+    }
+}
+
+impl SinkConfig {
+    /// The runtime's config for a sink of `kind`.
+    pub(crate) fn runtime_config(&self, kind: &str) -> RuntimeConfig {
+        let sink = &self.sink;
+        let mut config =
+            RuntimeConfig::new(&self.kafka.bootstrap_servers, &sink.topic_prefix, kind);
+        if let Some(group) = &sink.group_id {
+            config.group_id = group.clone();
+        }
+        config.batch_max_records = sink.batch_max_records;
+        config.batch_max_wait = Duration::from_millis(sink.batch_max_wait_ms);
+        config.retry_initial = Duration::from_millis(sink.retry_initial_ms);
+        config.retry_max = Duration::from_secs(sink.retry_max_seconds);
+        config.topic_refresh = Duration::from_secs(sink.topic_refresh_seconds);
+        config.consumer_properties = self
+            .kafka
+            .consumer
+            .iter()
+            .map(|(key, value)| (key.clone(), value.0.clone()))
+            .collect();
+        config
+    }
+}
+
+impl ElasticsearchSection {
+    /// The Elasticsearch sink's config.
+    pub(crate) fn store_config(&self) -> ElasticsearchConfig {
+        let mut config = ElasticsearchConfig::new(self.url.clone());
+        config.username = self.username.clone();
+        config.password = self
+            .password
+            .is_set()
+            .then(|| self.password.expose().to_owned());
+        config.index_prefix = self.index_prefix.clone();
+        config.gc_deletes = self.gc_deletes.clone();
+        config.request_timeout = Duration::from_secs(self.request_timeout_seconds);
+        config.tables = self
+            .tables
+            .iter()
+            .map(|(name, table)| {
+                (
+                    name.clone(),
+                    TableIndex {
+                        index: table.index.clone(),
+                        settings: table.settings.clone(),
+                        mappings: table.mappings.clone(),
+                    },
+                )
+            })
+            .collect();
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, parse};
+
+    const MINIMAL: &str = "[kafka]\nbootstrap_servers = \"k:1\"\n";
+
+    fn error(text: &str) -> String {
+        parse::<SinkConfig>(text, &[]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_minimal_file_gets_the_defaults() {
+        let config: SinkConfig = parse(MINIMAL, &[]).unwrap();
+        let runtime = config.runtime_config("elasticsearch");
+        assert_eq!(runtime.group_id, "sluice-elasticsearch");
+        assert_eq!(
+            runtime.dead_letter_topic,
+            "sluice.sluice-dead-letter.elasticsearch"
+        );
+        assert_eq!(runtime.batch_max_records, 1000);
+        assert!(config.elasticsearch.is_none());
+    }
+
+    #[test]
+    fn elasticsearch_tables_carry_settings_and_mappings_as_json() {
+        let config: SinkConfig = parse(
+            &format!(
+                "{MINIMAL}[elasticsearch]\nurl = \"http://s:9200\"\npassword = \"hunter2\"\n\
+                 [elasticsearch.tables.\"public.products\"]\nindex = \"products\"\n\
+                 settings = {{ number_of_shards = 3 }}\n"
+            ),
+            &[],
+        )
+        .unwrap();
+        let search = config.elasticsearch.as_ref().unwrap();
+        let products = &search.tables["public.products"];
+        assert_eq!(products.index.as_deref(), Some("products"));
+        assert_eq!(
+            products.settings,
+            Some(serde_json::json!({"number_of_shards": 3}))
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert_eq!(
+            error(&format!("{MINIMAL}[sink]\nbatch_max_records = 0")),
+            "sink.batch_max_records: must be 1 to 100000"
+        );
+        assert!(
+            error(&format!(
+                "{MINIMAL}[kafka.consumer]\n\"enable.auto.commit\" = true"
+            ))
+            .starts_with("kafka.consumer.\"enable.auto.commit\": may not be set")
+        );
+        assert_eq!(
+            error(&format!("{MINIMAL}[elasticsearch]\nurl = \"s:9200\"")),
+            "elasticsearch.url: must be an http:// or https:// URL"
+        );
+        assert!(
+            error(&format!(
+                "{MINIMAL}[elasticsearch]\nurl = \"http://s\"\n[elasticsearch.tables.products]\n"
+            ))
+            .starts_with("elasticsearch.tables.\"products\": must be named")
+        );
+        let unknown = error(&format!("{MINIMAL}[sink]\nbatch_size = 3"));
+        assert!(
+            unknown.starts_with("sink.batch_size: unknown field"),
+            "{unknown}"
+        );
+        assert!(matches!(
+            parse::<SinkConfig>("[sink]\n", &[]),
+            Err(ConfigError::Invalid(_))
+        ));
+    }
+}
