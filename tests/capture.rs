@@ -1,6 +1,7 @@
 //! What the source captures and how it keeps the slot moving, against real servers:
 //! table and column filters and masks (in the snapshot and in the stream alike), schema
-//! changes mid-stream, and heartbeats while the captured tables are idle.
+//! changes mid-stream, heartbeats while the captured tables are idle, and a 100k-row
+//! transaction across two tables (one REPLICA IDENTITY FULL) checked event by event.
 
 use std::time::{Duration, Instant};
 
@@ -121,7 +122,7 @@ async fn columns_added_dropped_and_retyped_mid_stream_describe_later_events() {
     .await;
     let t = setup.tables[0].clone();
     let bootstrap = setup.config.kafka.bootstrap_servers.clone();
-    let (stop, task) = setup.start();
+    let (stop, mut task) = setup.start();
     setup.wait_streaming(&task).await;
     for step in [
         format!("INSERT INTO {t} VALUES (1, 10)"),
@@ -135,7 +136,11 @@ async fn columns_added_dropped_and_retyped_mid_stream_describe_later_events() {
         setup.pg.batch_execute(&step).await.expect(&step);
     }
     // Four creates, and a SCHEMA_CHANGE on each of the 3 partitions per DDL.
-    let records = consume(&bootstrap, &setup.topic(&t), 4 + 3 * 3).await;
+    let topic = setup.topic(&t);
+    let records = tokio::select! {
+        records = consume(&bootstrap, &topic, 4 + 3 * 3) => records,
+        stopped = &mut task => panic!("the source stopped: {stopped:?}"),
+    };
     let mut creates: Vec<&v1::ChangeEvent> = records
         .iter()
         .map(|r| &r.event)
@@ -258,6 +263,92 @@ async fn idle_captured_tables_do_not_hold_wal_while_the_database_is_busy() {
         last.lsn >= last.confirmed_lsn && last.confirmed_lsn > 0,
         "{last:?}"
     );
+
+    stop.send(()).expect("stop");
+    task.await.expect("join").expect("clean stop");
+    setup.clean_up().await;
+}
+
+#[tokio::test]
+async fn a_100k_row_transaction_across_two_tables_arrives_event_by_event() {
+    const ROWS: usize = 100_000;
+    let setup = Setup::new(
+        "cap_big",
+        "CREATE TABLE {n}_a (id int8 PRIMARY KEY, note text);
+         ALTER TABLE {n}_a REPLICA IDENTITY FULL;
+         CREATE TABLE {n}_b (id int8 PRIMARY KEY, a_id int8);",
+        &["a", "b"],
+        "TABLE {n}_a, {n}_b",
+    )
+    .await;
+    let (a, b) = (setup.tables[0].clone(), setup.tables[1].clone());
+    let bootstrap = setup.config.kafka.bootstrap_servers.clone();
+    let (stop, task) = setup.start();
+    setup.wait_streaming(&task).await;
+    setup
+        .pg
+        .batch_execute(&format!(
+            "BEGIN;
+             INSERT INTO {a} SELECT i, 'v' || i FROM generate_series(1, {ROWS}) AS i;
+             INSERT INTO {b} SELECT i, i * 10 FROM generate_series(1, 10) AS i;
+             UPDATE {a} SET note = 'changed' WHERE id <= 5;
+             COMMIT;"
+        ))
+        .await
+        .expect("one big transaction");
+
+    let a_records = consume(&bootstrap, &setup.topic(&a), ROWS + 5).await;
+    let b_records = consume(&bootstrap, &setup.topic(&b), 10).await;
+    // One transaction: one commit LSN and xid, and every event its own position.
+    let first = source(&a_records[0].event).clone();
+    let mut positions = std::collections::BTreeSet::new();
+    for record in a_records.iter().chain(&b_records) {
+        let source = source(&record.event);
+        assert_eq!(
+            (source.commit_lsn, source.xid),
+            (first.commit_lsn, first.xid)
+        );
+        assert!(positions.insert(source.position), "positions are unique");
+    }
+    // Every row of a exactly once as a create with its values, then the five updates
+    // with the whole old row (REPLICA IDENTITY FULL).
+    let mut created = vec![false; ROWS + 1];
+    let mut updates = Vec::new();
+    for record in &a_records {
+        let row = after(&record.event);
+        let id: usize = row[0].parse().unwrap();
+        match record.event.op() {
+            v1::Op::Create => {
+                assert_eq!(row[1], format!("v{id}"));
+                assert!(!created[id], "row {id} twice");
+                created[id] = true;
+            }
+            v1::Op::Update => {
+                let before = record.event.before.as_ref().expect("the FULL old row");
+                let before: Vec<String> = before.values.iter().map(crate::snapshot::text).collect();
+                assert_eq!(before, [id.to_string(), format!("v{id}")]);
+                assert_eq!(row[1], "changed");
+                updates.push(id);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(created[1..].iter().all(|c| *c), "every row created");
+    updates.sort_unstable();
+    assert_eq!(updates, [1, 2, 3, 4, 5]);
+    // Per key, the create comes before the update (same partition, commit order).
+    for id in 1..=5 {
+        let key = format!("[\"{id}\"]");
+        let ops: Vec<v1::Op> = a_records
+            .iter()
+            .filter(|r| r.key == key)
+            .map(|r| r.event.op())
+            .collect();
+        assert_eq!(ops, [v1::Op::Create, v1::Op::Update]);
+    }
+    let b_rows: Vec<Vec<String>> = b_records.iter().map(|r| after(&r.event)).collect();
+    assert_eq!(b_rows.len(), 10);
+    assert!(b_rows.iter().all(|r| r[1] == format!("{}0", r[0])));
 
     stop.send(()).expect("stop");
     task.await.expect("join").expect("clean stop");

@@ -90,7 +90,10 @@ impl Harness {
             let active = self
                 .pg
                 .query_opt(
-                    "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active",
+                    // Active alone is not enough: the walsender that created the slot
+                    // holds it while the snapshot runs.
+                    "SELECT 1 FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid \
+                     WHERE s.slot_name = $1 AND a.query LIKE 'START_REPLICATION%'",
                     &[&self.config.slot],
                 )
                 .await

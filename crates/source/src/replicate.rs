@@ -187,7 +187,8 @@ pub async fn run(
 ) -> Result<Lsn, SourceError> {
     observe::describe();
     let (catalog, connection) = tokio_postgres::connect(&config.postgres_url, NoTls).await?;
-    let connection = tokio::spawn(connection);
+    // Kept for the whole run: primary keys of REPLICA IDENTITY FULL tables, heartbeats.
+    let _connection = AbortOnDrop(tokio::spawn(connection));
     let registry = load_registry(&catalog).await?;
     let database: String = catalog
         .query_one("SELECT current_database()", &[])
@@ -256,6 +257,7 @@ pub async fn run(
     };
 
     let mut state = State {
+        catalog,
         config,
         database,
         registry,
@@ -272,7 +274,9 @@ pub async fn run(
     tokio::pin!(shutdown);
     if let Some(store) = &store {
         let progress = match (plan, recorded) {
-            (Plan::Fresh, _) => Some(snapshot::new_progress(&catalog, &state, version).await?),
+            (Plan::Fresh, _) => {
+                Some(snapshot::new_progress(&state.catalog, &state, version).await?)
+            }
             (Plan::Resume, Some(recorded)) => Some(recorded),
             _ => None,
         };
@@ -289,15 +293,8 @@ pub async fn run(
             return Ok(version);
         }
     }
-    // Heartbeat messages are written through the catalog connection; without them it goes.
-    let (heartbeat_writer, _connection) = if config.heartbeat_emit_message {
-        (Some(catalog), Some(AbortOnDrop(connection)))
-    } else {
-        drop(catalog);
-        connection.abort();
-        (None, None)
-    };
-    let mut heartbeat_writer = heartbeat_writer;
+    // Heartbeat messages are written through the catalog connection.
+    let mut emit_heartbeat_messages = config.heartbeat_emit_message;
     // Streaming describes every table again in its own Relation messages.
     state.relations.clear();
     state.tables.clear();
@@ -377,8 +374,9 @@ pub async fn run(
                 state.observe_lag(received, confirmed);
             }
             _ = heartbeat_timer.tick(), if config.heartbeat_interval.is_some() => {
-                if let Some(writer) = &heartbeat_writer
-                    && let Err(error) = writer
+                if emit_heartbeat_messages
+                    && let Err(error) = state
+                        .catalog
                         .batch_execute(&format!(
                             "SELECT pg_logical_emit_message(false, '{HEARTBEAT_MESSAGE_PREFIX}', '')"
                         ))
@@ -390,7 +388,7 @@ pub async fn run(
                          pg_logical_emit_message to the source's role, or set \
                          source.heartbeat_emit_message = false); heartbeats go on without them"
                     );
-                    heartbeat_writer = None;
+                    emit_heartbeat_messages = false;
                 }
                 state.publish_heartbeat(received, confirmed, server_time_micros).await?;
             }
@@ -494,6 +492,8 @@ struct TableOutput {
 
 /// Everything the replication loop and the snapshot share.
 pub(crate) struct State<'a> {
+    /// An ordinary connection to the database: catalog lookups, heartbeat messages.
+    pub(crate) catalog: tokio_postgres::Client,
     pub(crate) config: &'a SourceConfig,
     database: String,
     pub(crate) registry: TypeRegistry,
@@ -520,6 +520,11 @@ struct UnacknowledgedCommit {
 
 /// Aborts a spawned task when dropped (the catalog connection's driver).
 struct AbortOnDrop(tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
+
+/// The primary key's columns of `relation_id`, empty when it has none.
+pub(crate) const PRIMARY_KEY_QUERY: &str = "SELECT a.attname::text FROM pg_index i \
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey::int2[]) \
+     WHERE i.indrelid = $1 AND i.indisprimary";
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -716,9 +721,10 @@ impl State<'_> {
     /// capture the table.
     pub(crate) async fn register_relation(
         &mut self,
-        relation: Relation,
+        mut relation: Relation,
     ) -> Result<Option<Arc<Relation>>, SourceError> {
         let id = relation.id;
+        self.key_by_primary_key(&mut relation).await?;
         if !self
             .config
             .filter
@@ -873,6 +879,37 @@ impl State<'_> {
             }
         });
         metrics::counter!(observe::HEARTBEATS_TOTAL).increment(1);
+        Ok(())
+    }
+
+    /// With REPLICA IDENTITY FULL, pgoutput flags every column as part of the identity;
+    /// keying events by all of them would make every update a key change and scatter one
+    /// row's changes over partitions. Such a table's events are keyed by its primary key
+    /// instead, when it has one (without one, the whole row is all the identity there is).
+    pub(crate) async fn key_by_primary_key(
+        &self,
+        relation: &mut Relation,
+    ) -> Result<(), SourceError> {
+        if relation.replica_identity != ReplicaIdentity::Full {
+            return Ok(());
+        }
+        let primary_key: Vec<String> = self
+            .catalog
+            .query(PRIMARY_KEY_QUERY, &[&relation.id])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if primary_key.is_empty() {
+            return Ok(());
+        }
+        for column in &mut relation.columns {
+            column.flags = if primary_key.contains(&column.name) {
+                sluice_pgoutput::Column::KEY_FLAG
+            } else {
+                0
+            };
+        }
         Ok(())
     }
 

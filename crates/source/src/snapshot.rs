@@ -338,6 +338,18 @@ impl State<'_> {
                 target.schema, target.table
             ))
         };
+        // Lock first, then read the table's columns: a concurrent ALTER TABLE now waits for
+        // the snapshot (whose transaction holds this lock until it ends, as its SELECTs
+        // would anyway) instead of changing the columns between the description and the
+        // reads. ACCESS SHARE does not block inserts, updates or deletes.
+        let qualified = format!(
+            "{}.{}",
+            quote_identifier(&target.schema),
+            quote_identifier(&target.table)
+        );
+        client
+            .batch_execute(&format!("LOCK TABLE {qualified} IN ACCESS SHARE MODE"))
+            .await?;
         let table = client
             .query_opt(
                 "SELECT c.oid, c.relreplident, c.reltuples::float8 FROM pg_class c \
@@ -411,11 +423,6 @@ impl State<'_> {
             .collect();
         let mut select: Vec<String> = columns.iter().map(|c| quote_identifier(&c.name)).collect();
         select.extend(chunk_key.iter().map(|(c, _)| c.clone()));
-        let qualified = format!(
-            "{}.{}",
-            quote_identifier(&target.schema),
-            quote_identifier(&target.table)
-        );
         let estimated_rows = if reltuples >= 0.0 {
             reltuples as u64
         } else {
