@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use elasticsearch::http::transport::Transport;
 use elasticsearch::indices::{IndicesDeleteParts, IndicesRefreshParts};
 use elasticsearch::{Elasticsearch, SearchParts};
+use rdkafka::message::Headers;
 use serde_json::{Value as Json, json};
 use sluice_sink::TableName;
 use sluice_testkit::TcpProxy;
@@ -162,6 +163,21 @@ listen_address = "127.0.0.1:0"
         h.pg.batch_execute(&change).await.expect(&change);
     }
 
+    // A record that is not a change event: dead-lettered with its reason, the stream goes on.
+    let producer: rdkafka::producer::FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &h.bootstrap)
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&h.topic())
+                .key("[\"garbage\"]")
+                .payload(&b"\x08\xff not a change event"[..]),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("produce a malformed record");
+
     // The search engine unreachable while changes keep coming.
     tokio::time::sleep(Duration::from_secs(2)).await;
     proxy.cut();
@@ -222,6 +238,41 @@ listen_address = "127.0.0.1:0"
         "the outage made the sink retry:\n{}",
         tail(&sink_log)
     );
+
+    // The malformed record is on the dead-letter topic, with why and where from.
+    let dead_letter_topic = format!("{t}.sluice-dead-letter.elasticsearch");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &h.bootstrap)
+        .set("group.id", unique_name("dlq-reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer
+        .subscribe(&[&dead_letter_topic])
+        .expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let letter = loop {
+        assert!(Instant::now() < deadline, "no dead letter within 30 s");
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            break message.expect("dead letter").detach();
+        }
+    };
+    assert_eq!(letter.key(), Some(&b"[\"garbage\"]"[..]));
+    let header = |name: &str| {
+        letter
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == name))
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header(sluice_event::headers::DLQ_TOPIC), h.topic());
+    assert_eq!(
+        header(sluice_event::headers::DLQ_ERROR_CLASS),
+        "undecodable"
+    );
+    assert!(!header(sluice_event::headers::DLQ_REASON).is_empty());
+    drop(consumer);
 
     // Typo-tolerant search through the default mapping.
     let response = client
