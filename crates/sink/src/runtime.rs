@@ -49,6 +49,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use sluice_event::headers;
 use sluice_event::topic::parse_table_topic;
 use sluice_event::v1::{ChangeEvent, Op};
+use tokio::time::MissedTickBehavior;
 
 use crate::observe;
 use crate::record::{Origin, Record};
@@ -319,7 +320,9 @@ pub async fn run<S: Sink>(
     for (key, value) in &config.consumer_properties {
         consumer_config.set(key, value);
     }
-    let consumer: StreamConsumer<Context> = consumer_config.create_with_context(context)?;
+    // Shared with the blocking pool, where topic listing runs (see `subscribe_to_new_topics`).
+    let consumer: Arc<StreamConsumer<Context>> =
+        Arc::new(consumer_config.create_with_context(context)?);
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &config.bootstrap_servers)
         .set("enable.idempotence", "true")
@@ -349,6 +352,10 @@ pub async fn run<S: Sink>(
 
     let mut topics = BTreeSet::new();
     let mut refresh = tokio::time::interval(config.topic_refresh);
+    // A refresh can take about as long as its period (listing topics waits for the broker):
+    // the default `Burst` would then have the next tick due at once, every time, and the
+    // `biased` select below would keep refreshing and never get to `recv`.
+    refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut batch = Batch::default();
     let mut committed = BTreeMap::new();
     loop {
@@ -360,7 +367,7 @@ pub async fn run<S: Sink>(
                 if caught_up(config.stop_at.as_ref(), &committed) {
                     break;
                 }
-                subscribe_to_new_topics(&consumer, config, &mut topics)?;
+                subscribe_to_new_topics(&consumer, config, &mut topics).await?;
                 false
             }
             () = sleep_until(deadline), if deadline.is_some() => true,
@@ -607,8 +614,8 @@ fn commit(
 }
 
 /// Subscribes to the prefix's table topics when there are new ones.
-fn subscribe_to_new_topics(
-    consumer: &StreamConsumer<Context>,
+async fn subscribe_to_new_topics(
+    consumer: &Arc<StreamConsumer<Context>>,
     config: &RuntimeConfig,
     topics: &mut BTreeSet<String>,
 ) -> Result<(), RuntimeError> {
@@ -621,19 +628,39 @@ fn subscribe_to_new_topics(
         }
         return Ok(());
     }
-    let metadata = match consumer.fetch_metadata(None, Duration::from_secs(10)) {
-        Ok(metadata) => metadata,
+    // `fetch_metadata` blocks the calling thread until the broker answers, and the broker
+    // answers a connection's requests in order: behind the consumer's own fetch long-poll,
+    // so a listing takes up to `fetch.wait.max.ms` (500 ms by default). On the async task it
+    // stalled the executor thread that long on every refresh, starving this consumer's
+    // `recv` and every other task on that thread (another consumer of the group: its
+    // partitions stopped moving). It runs on the blocking pool instead.
+    let lister = Arc::clone(consumer);
+    let listed = tokio::task::spawn_blocking(move || {
+        lister
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .map(|t| t.name().to_owned())
+                    .collect::<Vec<_>>()
+            })
+    })
+    .await;
+    let names = match listed {
+        Ok(Ok(names)) => names,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "listing topics failed; trying again later");
+            return Ok(());
+        }
         Err(error) => {
             tracing::warn!(%error, "listing topics failed; trying again later");
             return Ok(());
         }
     };
-    let found: BTreeSet<String> = metadata
-        .topics()
-        .iter()
-        .map(|t| t.name())
+    let found: BTreeSet<String> = names
+        .into_iter()
         .filter(|name| parse_table_topic(prefix, name).is_some())
-        .map(str::to_owned)
         .collect();
     if !found.is_subset(topics) || topics.is_empty() && !found.is_empty() {
         topics.extend(found);

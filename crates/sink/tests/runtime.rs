@@ -380,13 +380,7 @@ async fn a_store_that_keeps_failing_commits_nothing_and_loses_nothing() {
     task.await.unwrap().unwrap();
 }
 
-/// KNOWN FAILURE, under investigation: after a second member joins, the member that
-/// ends up with one of the partitions stops consuming it part-way (seen with the eager
-/// and the cooperative-sticky assignors alike): that partition's remaining records are not
-/// applied, and its lag grows, until the process restarts. Run it with
-/// `cargo test -p sluice-sink --test runtime -- --ignored`.
 #[tokio::test]
-#[ignore = "a partition stalls after a rebalance; see the doc comment"]
 async fn a_rebalance_mid_stream_loses_nothing() {
     let prefix = unique_name("rt_rebalance");
     let (bootstrap, topic) = topic_with_records(&prefix).await;
