@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`CONTENT_TYPE`] | every record with a value | [`CHANGE_EVENT_CONTENT_TYPE`] or [`HEARTBEAT_CONTENT_TYPE`] |
 //! | [`VERSION`] | change events and their tombstones | `source.version`, decimal |
-//! | [`OP`] | change events and their tombstones | the `Op` enum value's name (`OP_CREATE`, ...); [`OP_TOMBSTONE`] on a tombstone |
+//! | [`OP`] | change events and their tombstones | [`op_value`] of the event's op (`create`, `update`, ...); [`OP_TOMBSTONE`] on a tombstone |
 //! | `sluice-dlq-*` | dead letters | see below |
 //!
 //! A DELETE is followed by a tombstone (same key, null value, `sluice-op: tombstone`,
@@ -34,12 +34,29 @@ pub const HEARTBEAT_CONTENT_TYPE: &str = "application/x-protobuf; messageType=sl
 /// without decoding it.
 pub const VERSION: &str = "sluice-version";
 
-/// Header name: the event's op, as the `Op` value's protobuf name (`OP_CREATE`, ...),
-/// or [`OP_TOMBSTONE`].
+/// Header name: the event's op as [`op_value`] names it (`create`, ...), or
+/// [`OP_TOMBSTONE`].
 pub const OP: &str = "sluice-op";
 
 /// [`OP`] of the tombstone that follows a DELETE.
 pub const OP_TOMBSTONE: &str = "tombstone";
+
+/// The [`OP`] header value of an op, also the `op` label of the metrics that count events:
+/// the `Op` value's name without its `OP_` prefix, in lower case (`OP_SCHEMA_CHANGE` is
+/// `schema_change`).
+pub fn op_value(op: crate::v1::Op) -> &'static str {
+    use crate::v1::Op;
+    match op {
+        Op::Create => "create",
+        Op::Update => "update",
+        Op::Delete => "delete",
+        Op::Read => "read",
+        Op::Truncate => "truncate",
+        Op::SchemaChange => "schema_change",
+        Op::Message => "message",
+        Op::Unspecified => "unspecified",
+    }
+}
 
 /// Dead-letter header: why the sink gave up on the record, one sentence for an
 /// operator (no row values).

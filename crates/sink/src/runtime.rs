@@ -47,10 +47,11 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_event::headers;
-use sluice_event::topic::parse_table_topic;
+use sluice_event::topic::{TopicError, dead_letter_topic, parse_table_topic};
 use sluice_event::v1::{ChangeEvent, Op};
 use tokio::time::MissedTickBehavior;
 
+use crate::backoff::Backoff;
 use crate::observe;
 use crate::record::{Origin, Record};
 use crate::{Applied, Sink, SinkError};
@@ -87,12 +88,20 @@ pub struct RuntimeConfig {
 
 impl RuntimeConfig {
     /// The defaults for a sink of `kind` reading the topics of `topic_prefix`.
-    pub fn new(bootstrap_servers: &str, topic_prefix: &str, kind: &str) -> Self {
-        Self {
+    ///
+    /// # Errors
+    ///
+    /// [`TopicError`] when the prefix or the kind cannot name the dead-letter topic.
+    pub fn new(
+        bootstrap_servers: &str,
+        topic_prefix: &str,
+        kind: &str,
+    ) -> Result<Self, TopicError> {
+        Ok(Self {
             bootstrap_servers: bootstrap_servers.to_owned(),
             topic_prefix: topic_prefix.to_owned(),
             group_id: format!("sluice-{kind}"),
-            dead_letter_topic: format!("{topic_prefix}.sluice-dead-letter.{kind}"),
+            dead_letter_topic: dead_letter_topic(topic_prefix, kind)?,
             batch_max_records: 1000,
             batch_max_wait: Duration::from_millis(200),
             retry_initial: Duration::from_millis(200),
@@ -101,7 +110,7 @@ impl RuntimeConfig {
             consumer_properties: Vec::new(),
             topics: None,
             stop_at: None,
-        }
+        })
     }
 }
 
@@ -332,7 +341,7 @@ pub async fn run<S: Sink>(
 
     tokio::pin!(shutdown);
     // The store first: no point in joining the group before it answers.
-    let mut backoff = Backoff::new(config);
+    let mut backoff = Backoff::new(config.retry_initial, config.retry_max);
     loop {
         match sink.check().await {
             Ok(()) => break,
@@ -343,7 +352,7 @@ pub async fn run<S: Sink>(
                 tracing::warn!(%reason, "the store does not answer yet");
                 tokio::select! {
                     () = &mut shutdown => return Ok(()),
-                    () = tokio::time::sleep(backoff.next()) => {}
+                    () = tokio::time::sleep(backoff.next_delay()) => {}
                 }
             }
         }
@@ -463,7 +472,7 @@ async fn apply<S: Sink>(
 ) -> Result<bool, RuntimeError> {
     let kind = sink.kind();
     let started = Instant::now();
-    let mut backoff = Backoff::new(config);
+    let mut backoff = Backoff::new(config.retry_initial, config.retry_max);
     let applied = loop {
         if batch.records.is_empty() {
             break Applied::default();
@@ -476,7 +485,7 @@ async fn apply<S: Sink>(
             Err(SinkError::Retryable(reason)) => {
                 health.store_ok.store(false, Ordering::Relaxed);
                 metrics::counter!(observe::RETRIES_TOTAL, "sink" => kind).increment(1);
-                let delay = backoff.next();
+                let delay = backoff.next_delay();
                 tracing::warn!(%reason, retry_in = ?delay, records = batch.records.len(), "applying a batch failed; nothing is committed, retrying");
                 tokio::select! {
                     () = shutdown.as_mut() => return Ok(false),
@@ -511,7 +520,7 @@ async fn apply<S: Sink>(
         if rejected {
             continue;
         }
-        let op = op_label(record.op());
+        let op = headers::op_value(record.op());
         metrics::counter!(observe::EVENTS_APPLIED_TOTAL,
             "sink" => kind, "table" => record.table().to_string(), "op" => op)
         .increment(1);
@@ -536,7 +545,7 @@ async fn dead_letter(
     dead: &[DeadLetter],
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Result<(), RuntimeError> {
-    let mut backoff = Backoff::new(config);
+    let mut backoff = Backoff::new(config.retry_initial, config.retry_max);
     'letters: for letter in dead {
         tracing::warn!(topic = %letter.origin.topic, partition = letter.origin.partition,
             offset = letter.origin.offset, class = letter.class, reason = %letter.reason,
@@ -581,7 +590,7 @@ async fn dead_letter(
                     continue 'letters;
                 }
                 Err((error, _)) => {
-                    let delay = backoff.next();
+                    let delay = backoff.next_delay();
                     tracing::warn!(%error, retry_in = ?delay, "the dead-letter topic refused a record; retrying");
                     tokio::select! {
                         () = shutdown.as_mut() => return Ok(()),
@@ -691,70 +700,15 @@ async fn ensure_topic(bootstrap: &str, topic: &str) -> Result<(), RuntimeError> 
     Ok(())
 }
 
-/// The `op` label of an applied event.
-pub fn op_label(op: Op) -> &'static str {
-    match op {
-        Op::Create => "create",
-        Op::Update => "update",
-        Op::Delete => "delete",
-        Op::Read => "read",
-        Op::Truncate => "truncate",
-        Op::SchemaChange => "schema_change",
-        Op::Message => "message",
-        Op::Unspecified => "unspecified",
-    }
-}
-
 fn unix_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
-/// Exponential backoff with full jitter: a retry waits a random time up to the current
-/// bound, which doubles per failure up to the cap.
-struct Backoff {
-    bound: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(config: &RuntimeConfig) -> Self {
-        Self {
-            bound: config.retry_initial,
-            max: config.retry_max,
-        }
-    }
-
-    fn next(&mut self) -> Duration {
-        let delay = self.bound.mul_f64(0.5 + fastrand::f64() / 2.0);
-        self.bound = (self.bound * 2).min(self.max);
-        delay
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_its_cap_with_jitter() {
-        let mut config = RuntimeConfig::new("k:1", "p", "test");
-        config.retry_initial = Duration::from_millis(100);
-        config.retry_max = Duration::from_millis(400);
-        let mut backoff = Backoff::new(&config);
-        let delays: Vec<Duration> = (0..5).map(|_| backoff.next()).collect();
-        for (delay, bound) in delays.iter().zip([100, 200, 400, 400, 400]) {
-            assert!(
-                *delay <= Duration::from_millis(bound),
-                "{delay:?} > {bound} ms"
-            );
-            assert!(
-                *delay >= Duration::from_millis(bound / 2),
-                "{delay:?} < {bound}/2 ms"
-            );
-        }
-    }
 
     #[test]
     fn undecodable_and_versionless_events_are_refused_with_a_reason() {

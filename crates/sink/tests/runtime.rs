@@ -143,7 +143,7 @@ async fn topic_with_records(prefix: &str) -> (String, String) {
 }
 
 fn config(bootstrap: &str, prefix: &str, group: &str) -> RuntimeConfig {
-    let mut config = RuntimeConfig::new(bootstrap, prefix, "test");
+    let mut config = RuntimeConfig::new(bootstrap, prefix, "test").unwrap();
     config.group_id = group.to_owned();
     config.batch_max_records = 20;
     config.batch_max_wait = Duration::from_millis(100);

@@ -427,10 +427,10 @@ pub(crate) enum ConfigError {
 }
 
 impl ConfigError {
-    /// A required section is absent.
-    pub(crate) fn missing_section(section: &str, message: &str) -> ConfigError {
+    /// One key (or section) that is absent or unusable, found after parsing.
+    pub(crate) fn invalid_key(key: &str, message: &str) -> ConfigError {
         ConfigError::Invalid(vec![Problem {
-            key: section.to_owned(),
+            key: key.to_owned(),
             message: message.to_owned(),
             variable: None,
         }])

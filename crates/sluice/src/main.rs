@@ -180,7 +180,7 @@ fn elasticsearch_config(path: &std::path::Path) -> anyhow::Result<SinkConfig> {
 
 fn search_section(config: &SinkConfig) -> Result<&ElasticsearchSection, config::ConfigError> {
     config.elasticsearch.as_ref().ok_or_else(|| {
-        config::ConfigError::missing_section(
+        config::ConfigError::invalid_key(
             "elasticsearch",
             "this command needs an [elasticsearch] section with at least `url`",
         )
@@ -209,7 +209,7 @@ async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {
         .await?;
         tracing::info!(%address, "serving /metrics and /healthz");
     }
-    let runtime = config.runtime_config("elasticsearch");
+    let runtime = config.runtime_config("elasticsearch")?;
     tracing::info!(url = %search.url, group = %runtime.group_id, topic_prefix = %runtime.topic_prefix, "starting the Elasticsearch sink");
     sink::run(
         || ElasticsearchSink::connect(store.clone()),

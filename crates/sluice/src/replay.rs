@@ -46,7 +46,7 @@ pub(crate) async fn elasticsearch(
     delete_old: bool,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    let base = config.runtime_config("elasticsearch");
+    let base = config.runtime_config("elasticsearch")?;
     let topics = table_topics(&base.bootstrap_servers, &base.topic_prefix, tables)?;
     if topics.is_empty() {
         bail!(

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sluice_sink::backoff::Backoff;
 use sluice_sink::runtime::{self, Health, RuntimeConfig, RuntimeError};
 use sluice_sink::{Sink, SinkError};
 
@@ -42,7 +43,7 @@ where
     C: Fn() -> F,
     F: Future<Output = Result<S, SinkError>>,
 {
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         let failure = match connect().await {
             Ok(sink) => {
@@ -59,11 +60,11 @@ where
         if shutdown.is_requested() {
             return Ok(());
         }
+        let delay = backoff.next_delay();
         tracing::error!(error = %failure, retry_in_seconds = delay.as_secs_f64(), "the sink stopped; restarting it");
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = shutdown.requested() => return Ok(()),
         }
-        delay = (delay * 2).min(Duration::from_secs(30));
     }
 }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use sluice_sink::RuntimeConfig;
 use sluice_sink_elasticsearch::{ElasticsearchConfig, TableIndex};
 
-use crate::config::{Checked, Metrics, PropertyValue, Secret};
+use crate::config::{Checked, ConfigError, Metrics, PropertyValue, Secret};
 
 /// The whole config of a sink.
 #[derive(Debug, Deserialize)]
@@ -241,10 +241,12 @@ impl Checked for SinkConfig {
 
 impl SinkConfig {
     /// The runtime's config for a sink of `kind`.
-    pub(crate) fn runtime_config(&self, kind: &str) -> RuntimeConfig {
+    pub(crate) fn runtime_config(&self, kind: &str) -> Result<RuntimeConfig, ConfigError> {
         let sink = &self.sink;
         let mut config =
-            RuntimeConfig::new(&self.kafka.bootstrap_servers, &sink.topic_prefix, kind);
+            RuntimeConfig::new(&self.kafka.bootstrap_servers, &sink.topic_prefix, kind).map_err(
+                |error| ConfigError::invalid_key("sink.topic_prefix", &error.to_string()),
+            )?;
         if let Some(group) = &sink.group_id {
             config.group_id = group.clone();
         }
@@ -259,7 +261,7 @@ impl SinkConfig {
             .iter()
             .map(|(key, value)| (key.clone(), value.0.clone()))
             .collect();
-        config
+        Ok(config)
     }
 }
 
@@ -307,7 +309,7 @@ mod tests {
     #[test]
     fn a_minimal_file_gets_the_defaults() {
         let config: SinkConfig = parse(MINIMAL, &[]).unwrap();
-        let runtime = config.runtime_config("elasticsearch");
+        let runtime = config.runtime_config("elasticsearch").unwrap();
         assert_eq!(runtime.group_id, "sluice-elasticsearch");
         assert_eq!(
             runtime.dead_letter_topic,

@@ -35,6 +35,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use sluice_sink::backoff::Backoff;
+
 use sluice_replication::sqlstate;
 use sluice_source::{SourceConfig, SourceError};
 
@@ -163,55 +165,9 @@ impl Supervisor {
     }
 }
 
-/// Capped exponential backoff with "equal jitter": each delay is drawn between half and
-/// all of the current step.
-#[derive(Debug)]
-struct Backoff {
-    initial: Duration,
-    max: Duration,
-    step: Duration,
-}
-
-impl Backoff {
-    fn new(initial: Duration, max: Duration) -> Backoff {
-        Backoff {
-            initial,
-            max,
-            step: initial,
-        }
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let step = self.step;
-        self.step = (self.step * 2).min(self.max);
-        step.mul_f64(0.5 + fastrand::f64() * 0.5)
-    }
-
-    fn reset(&mut self) {
-        self.step = self.initial;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap_with_jitter() {
-        let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
-        let mut step = INITIAL_BACKOFF;
-        for _ in 0..12 {
-            let delay = backoff.next_delay();
-            assert!(
-                delay >= step / 2 && delay <= step,
-                "{delay:?} for step {step:?}"
-            );
-            step = (step * 2).min(MAX_BACKOFF);
-        }
-        assert_eq!(step, MAX_BACKOFF);
-        backoff.reset();
-        assert!(backoff.next_delay() <= INITIAL_BACKOFF);
-    }
 
     #[test]
     fn a_permanent_error_stops_and_a_retryable_one_restarts() {
@@ -236,7 +192,10 @@ mod tests {
         for _ in 0..10 {
             supervisor.after_run(Class::Retryable, Duration::ZERO, now);
         }
-        assert!(supervisor.backoff.step == MAX_BACKOFF);
+        let grown = supervisor
+            .after_run(Class::Retryable, Duration::ZERO, now)
+            .unwrap();
+        assert!(grown >= MAX_BACKOFF / 2, "the backoff grew to its cap: {grown:?}");
         let delay = supervisor
             .after_run(Class::Retryable, HEALTHY_RUN, now)
             .unwrap();

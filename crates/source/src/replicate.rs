@@ -1149,7 +1149,7 @@ impl State<'_> {
         let op = if record.payload.is_none() {
             headers::OP_TOMBSTONE.to_owned()
         } else {
-            op_name(event.op).to_owned()
+            headers::op_value(event.op()).to_owned()
         };
         let header_values: [(&str, &[u8]); 3] = [
             (
@@ -1170,7 +1170,7 @@ impl State<'_> {
         let relation_id = event.source.as_ref().map_or(0, |s| s.relation_id);
         match self.tables.get(&relation_id) {
             Some(table) => table.counters.count(&op),
-            None => observe::event("", op_name(event.op)),
+            None => observe::event("", headers::op_value(event.op())),
         }
         Ok(())
     }
@@ -1206,19 +1206,6 @@ fn key_of(relation: &Relation, row: &[Cell]) -> v1::Key {
                 value: Some(cell_to_event(cell)),
             })
             .collect(),
-    }
-}
-
-fn op_name(op: i32) -> &'static str {
-    match v1::Op::try_from(op) {
-        Ok(v1::Op::Create) => "create",
-        Ok(v1::Op::Update) => "update",
-        Ok(v1::Op::Delete) => "delete",
-        Ok(v1::Op::Read) => "read",
-        Ok(v1::Op::Truncate) => "truncate",
-        Ok(v1::Op::SchemaChange) => "schema_change",
-        Ok(v1::Op::Message) => "message",
-        _ => "unspecified",
     }
 }
 
