@@ -19,8 +19,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value as Json};
-use sluice_event::v1::{self, Op, value::Kind};
-use sluice_sink::json::{row_to_json, value_to_json};
+use sluice_event::v1::Op;
+use sluice_sink::json::{RowJsonError, row_to_json, value_to_json};
 use sluice_sink::{Record, Rejection, TableName};
 
 use crate::config::ElasticsearchConfig;
@@ -305,13 +305,6 @@ impl Planner<'_> {
             if after.values.len() != record.event.columns.len() {
                 return self.reject(i, "the event's new row does not have one value per column");
             }
-            if after.values.iter().any(has_unknown_kind) {
-                return self.reject(
-                    i,
-                    "the row holds a value of a kind this sink does not know (written by a \
-                     newer Sluice?): upgrade the sink and replay this dead letter",
-                );
-            }
         }
         self.truncated.remove(&index);
         let key = (index, id.to_owned());
@@ -320,9 +313,24 @@ impl Planner<'_> {
             // Older than what the batch already holds for the document.
             return;
         }
-        let action = match op {
-            Op::Delete => Action::Delete,
+        let new = match op {
+            Op::Delete => None,
             _ => match new_row(record) {
+                Ok(new) => Some(new),
+                Err(error) => {
+                    return self.reject(
+                        i,
+                        format!(
+                            "{error}: upgrade the sink if it is a newer kind, then replay this \
+                             dead letter"
+                        ),
+                    );
+                }
+            },
+        };
+        let action = match new {
+            None => Action::Delete,
+            Some(new) => match new {
                 NewRow::Full(row) => Action::Index(row),
                 NewRow::Partial(partial) => match current.map(|op| &op.action) {
                     Some(Action::Index(base)) => match partial.complete(base) {
@@ -385,8 +393,8 @@ enum NewRow {
 /// The record's new row. An unchanged TOAST value is taken from the old row when the
 /// event has one (REPLICA IDENTITY FULL logs the whole old row, TOASTed values
 /// included); otherwise the row is partial.
-fn new_row(record: &Record) -> NewRow {
-    let mut row = row_to_json(record.after().into_iter().flatten());
+fn new_row(record: &Record) -> Result<NewRow, RowJsonError> {
+    let mut row = row_to_json(record.after().into_iter().flatten())?;
     let mut partial = false;
     if record.is_partial() {
         let before = record.event.before.as_ref().map(|r| r.values.as_slice());
@@ -394,18 +402,23 @@ fn new_row(record: &Record) -> NewRow {
             if !cell.value.is_unchanged_toast() {
                 continue;
             }
-            match before.and_then(|values| values.get(n)) {
-                Some(old) if !old.is_unchanged_toast() && !has_unknown_kind(old) => {
-                    row.insert(cell.column.name.clone(), value_to_json(old));
+            // The old row's value when it has a readable one, else the stored document's.
+            match before
+                .and_then(|values| values.get(n))
+                .filter(|old| !old.is_unchanged_toast())
+                .and_then(|old| value_to_json(old).ok())
+            {
+                Some(old) => {
+                    row.insert(cell.column.name.clone(), old);
                 }
-                _ => partial = true,
+                None => partial = true,
             }
         }
     }
     if !partial {
-        return NewRow::Full(row);
+        return Ok(NewRow::Full(row));
     }
-    NewRow::Partial(Partial {
+    Ok(NewRow::Partial(Partial {
         known: row,
         columns: record
             .event
@@ -413,27 +426,7 @@ fn new_row(record: &Record) -> NewRow {
             .iter()
             .map(|c| c.name.clone())
             .collect(),
-    })
-}
-
-/// Whether a value (or an element or bound inside it) has no kind set: a kind added to
-/// the contract after this sink was built, which must not be read as NULL.
-fn has_unknown_kind(value: &v1::Value) -> bool {
-    match &value.kind {
-        None => true,
-        Some(Kind::Array(array)) => array.elements.iter().any(has_unknown_kind),
-        Some(Kind::Range(range)) => range_has_unknown_kind(range),
-        Some(Kind::Multirange(multi)) => multi.ranges.iter().any(range_has_unknown_kind),
-        Some(_) => false,
-    }
-}
-
-fn range_has_unknown_kind(range: &v1::Range) -> bool {
-    [&range.lower, &range.upper]
-        .into_iter()
-        .flatten()
-        .filter_map(|bound| bound.value.as_deref())
-        .any(has_unknown_kind)
+    }))
 }
 
 #[cfg(test)]
@@ -441,7 +434,7 @@ mod tests {
     use super::*;
     use crate::mapping::FieldType;
     use serde_json::json;
-    use sluice_event::v1::{ChangeEvent, Column, Row, Source};
+    use sluice_event::v1::{self, ChangeEvent, Column, Row, Source};
     use sluice_sink::Origin;
 
     fn columns() -> Vec<Column> {

@@ -195,7 +195,10 @@ mod tests {
         let grown = supervisor
             .after_run(Class::Retryable, Duration::ZERO, now)
             .unwrap();
-        assert!(grown >= MAX_BACKOFF / 2, "the backoff grew to its cap: {grown:?}");
+        assert!(
+            grown >= MAX_BACKOFF / 2,
+            "the backoff grew to its cap: {grown:?}"
+        );
         let delay = supervisor
             .after_run(Class::Retryable, HEALTHY_RUN, now)
             .unwrap();
