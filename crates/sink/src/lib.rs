@@ -37,6 +37,8 @@ pub mod json;
 pub mod observe;
 pub mod record;
 pub mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 
