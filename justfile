@@ -44,7 +44,7 @@ bench: stack-up
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 1000000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 200000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh snapshot 1000000
-    eval "$({{stack}} env)" && crates/sink-elasticsearch/scripts/bench.sh 200000 30
+    eval "$({{stack}} env)" && crates/sluice/scripts/bench-sink.sh elasticsearch 200000 30
 
 # A short form of `bench`.
 bench-quick: stack-up
@@ -52,7 +52,7 @@ bench-quick: stack-up
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 100000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 20000
     eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh snapshot 100000
-    eval "$({{stack}} env)" && crates/sink-elasticsearch/scripts/bench.sh 50000 10
+    eval "$({{stack}} env)" && crates/sluice/scripts/bench-sink.sh elasticsearch 50000 10
 
 # Fuzz the pgoutput decoder for SECONDS (needs a nightly toolchain and cargo-fuzz).
 fuzz seconds="300":

@@ -196,8 +196,26 @@ async fn replay_elasticsearch(args: ReplayArgs) -> anyhow::Result<()> {
 
 async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {
     let config = elasticsearch_config(&args.config)?;
-    let search = search_section(&config)?;
-    let store = search.store_config();
+    let store = search_section(&config)?.store_config();
+    tracing::info!(url = %without_credentials(&store.url), "the store: Elasticsearch");
+    run_sink(&config, "elasticsearch", || {
+        ElasticsearchSink::connect(store.clone())
+    })
+    .await
+}
+
+/// Serves the metrics endpoint and runs the sink of `kind` (made by `connect`) until
+/// SIGTERM: what every `sluice sink <kind>` shares.
+async fn run_sink<S, C, F>(
+    config: &SinkConfig,
+    kind: &'static str,
+    connect: C,
+) -> anyhow::Result<()>
+where
+    S: sluice_sink::Sink,
+    C: Fn() -> F,
+    F: std::future::Future<Output = Result<S, sluice_sink::SinkError>>,
+{
     let health = Arc::new(Health::default());
     let shutdown = Shutdown::on_signals().context("cannot listen for signals")?;
     if config.metrics.enabled {
@@ -209,14 +227,20 @@ async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {
         .await?;
         tracing::info!(%address, "serving /metrics and /healthz");
     }
-    let runtime = config.runtime_config("elasticsearch")?;
-    tracing::info!(url = %search.url, group = %runtime.group_id, topic_prefix = %runtime.topic_prefix, "starting the Elasticsearch sink");
-    sink::run(
-        || ElasticsearchSink::connect(store.clone()),
-        &runtime,
-        health,
-        &shutdown,
-    )
-    .await?;
+    let runtime = config.runtime_config(kind)?;
+    tracing::info!(kind, group = %runtime.group_id, topic_prefix = %runtime.topic_prefix, "starting the sink");
+    sink::run(connect, &runtime, health, &shutdown).await?;
     Ok(())
+}
+
+/// A store's URL fit for a log line: any user and password removed.
+fn without_credentials(address: &str) -> String {
+    match url::Url::parse(address) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => "<not a URL>".to_owned(),
+    }
 }

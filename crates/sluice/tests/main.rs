@@ -28,6 +28,7 @@ use sluice_testkit::{Server, address, unique_name};
 use tokio_postgres::{Client, NoTls};
 
 mod search_pipeline;
+mod store_pipeline;
 
 /// The `sluice` binary Cargo built for this test run.
 fn sluice_binary() -> &'static Path {
