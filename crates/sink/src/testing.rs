@@ -132,12 +132,7 @@ impl TestTable {
     }
 
     /// An UPDATE of a table with REPLICA IDENTITY FULL: the old row comes with it.
-    pub fn update_full(
-        &self,
-        version: u64,
-        before: Vec<v1::Value>,
-        row: Vec<v1::Value>,
-    ) -> Record {
+    pub fn update_full(&self, version: u64, before: Vec<v1::Value>, row: Vec<v1::Value>) -> Record {
         let mut record = self.update(version, row);
         record.event.before = Some(Row { values: before });
         record.event.replica_identity = v1::ReplicaIdentity::Full as i32;

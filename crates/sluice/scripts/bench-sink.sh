@@ -55,8 +55,8 @@ elasticsearch)
 redis)
     redis="${SLUICE_REDIS_URL:?set the stack variables}"
     store_section() { printf '[redis]\nurl = "%s"\nkey_prefix = "%s"\n' "$redis" "$prefix"; }
-    store_count() { redis-cli -u "$redis" --scan --pattern "${prefix}:public.${name}:*" --count 10000 | wc -l; }
-    store_clean_up() { redis-cli -u "$redis" --scan --pattern "${prefix}:*" --count 10000 | xargs -r -n 1000 redis-cli -u "$redis" unlink; }
+    store_count() { redis-cli -u "$redis" --scan --pattern "${prefix}:public.${name}:*" | wc -l; }
+    store_clean_up() { redis-cli -u "$redis" --scan --pattern "${prefix}:*" | xargs -r -n 1000 redis-cli -u "$redis" unlink; }
     ;;
 neo4j)
     neo4j="${SLUICE_NEO4J_URL:?set the stack variables}"

@@ -3,6 +3,8 @@
 //! ```text
 //!  sluice source --config sluice.toml                PostgreSQL slot ─▶ Kafka
 //!  sluice sink elasticsearch --config sink.toml      Kafka ─▶ Elasticsearch / OpenSearch
+//!  sluice sink redis --config sink.toml              Kafka ─▶ Redis (cached rows)
+//!  sluice sink neo4j --config sink.toml              Kafka ─▶ Neo4j (nodes, relationships)
 //!  sluice replay elasticsearch --config sink.toml    rebuild indices, swap aliases, exit
 //!     │
 //!     ├─ config: the TOML file + SLUICE_<SECTION>__<KEY> variables ─▶ checked, or exit 2 naming the key
@@ -48,11 +50,13 @@ use clap::{Args, Parser, Subcommand};
 
 use sluice_sink::Health;
 use sluice_sink_elasticsearch::ElasticsearchSink;
+use sluice_sink_neo4j::Neo4jSink;
+use sluice_sink_redis::RedisSink;
 
 use crate::config::Config;
 use crate::report::ErrorChain;
 use crate::shutdown::Shutdown;
-use crate::sink_config::{ElasticsearchSection, SinkConfig};
+use crate::sink_config::SinkConfig;
 
 /// Change data capture from PostgreSQL to Kafka and on to Elasticsearch, Redis and Neo4j.
 #[derive(Debug, Parser)]
@@ -103,6 +107,12 @@ enum SinkKind {
     /// Elasticsearch or OpenSearch: one index (or alias) per table, documents versioned by
     /// commit LSN.
     Elasticsearch(ConfigArgs),
+    /// Redis: one key per row (a hash or a JSON string), every write guarded by the
+    /// row's version in a server-side script; optionally with a TTL, or invalidate-only.
+    Redis(ConfigArgs),
+    /// Neo4j: tables to labelled nodes, foreign keys and join tables to relationships,
+    /// every write guarded by the stored version.
+    Neo4j(ConfigArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +138,8 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Source(args) => source(args).await,
         Command::Sink(SinkKind::Elasticsearch(args)) => sink_elasticsearch(args).await,
+        Command::Sink(SinkKind::Redis(args)) => sink_redis(args).await,
+        Command::Sink(SinkKind::Neo4j(args)) => sink_neo4j(args).await,
         Command::Replay(ReplayKind::Elasticsearch(args)) => replay_elasticsearch(args).await,
     };
     match result {
@@ -170,38 +182,51 @@ async fn source(args: ConfigArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The sink config at `path`, and its `[elasticsearch]` section, which must be there.
-fn elasticsearch_config(path: &std::path::Path) -> anyhow::Result<SinkConfig> {
-    let config: SinkConfig =
-        config::load(path).with_context(|| format!("config {}", path.display()))?;
-    search_section(&config).with_context(|| format!("config {}", path.display()))?;
-    Ok(config)
-}
-
-fn search_section(config: &SinkConfig) -> Result<&ElasticsearchSection, config::ConfigError> {
-    config.elasticsearch.as_ref().ok_or_else(|| {
-        config::ConfigError::invalid_key(
-            "elasticsearch",
-            "this command needs an [elasticsearch] section with at least `url`",
-        )
-    })
-}
-
 async fn replay_elasticsearch(args: ReplayArgs) -> anyhow::Result<()> {
-    let config = elasticsearch_config(&args.config.config)?;
-    let search = search_section(&config)?;
+    let config = sink_config(&args.config.config)?;
+    let search = required(&config.elasticsearch, "elasticsearch", "`url`")?;
     let shutdown = Shutdown::on_signals().context("cannot listen for signals")?;
     replay::elasticsearch(&config, search, &args.tables, args.delete_old, &shutdown).await
 }
 
 async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {
-    let config = elasticsearch_config(&args.config)?;
-    let store = search_section(&config)?.store_config();
+    let config = sink_config(&args.config)?;
+    let store = required(&config.elasticsearch, "elasticsearch", "`url`")?.store_config();
     tracing::info!(url = %without_credentials(&store.url), "the store: Elasticsearch");
     run_sink(&config, "elasticsearch", || {
         ElasticsearchSink::connect(store.clone())
     })
     .await
+}
+
+async fn sink_redis(args: ConfigArgs) -> anyhow::Result<()> {
+    let config = sink_config(&args.config)?;
+    let store = required(&config.redis, "redis", "`url`")?;
+    tracing::info!(url = %without_credentials(&store.url), "the store: Redis");
+    run_sink(&config, "redis", || RedisSink::connect(store.clone())).await
+}
+
+async fn sink_neo4j(args: ConfigArgs) -> anyhow::Result<()> {
+    let config = sink_config(&args.config)?;
+    let store = required(&config.neo4j, "neo4j", "`url` and `nodes`")?;
+    tracing::info!(url = %without_credentials(&store.url), "the store: Neo4j");
+    run_sink(&config, "neo4j", || Neo4jSink::connect(store.clone())).await
+}
+
+/// The sink config at `path`.
+fn sink_config(path: &std::path::Path) -> anyhow::Result<SinkConfig> {
+    config::load(path).with_context(|| format!("config {}", path.display()))
+}
+
+/// A store's section, which the command needs.
+fn required<'a, T>(section: &'a Option<T>, name: &str, keys: &str) -> anyhow::Result<&'a T> {
+    section.as_ref().ok_or_else(|| {
+        config::ConfigError::invalid_key(
+            name,
+            &format!("this command needs a [{name}] section with at least {keys}"),
+        )
+        .into()
+    })
 }
 
 /// Serves the metrics endpoint and runs the sink of `kind` (made by `connect`) until

@@ -16,7 +16,17 @@
 //! [elasticsearch.tables."public.products"]
 //! index = "products"               # an index or alias name
 //! settings = { number_of_shards = 3 }
+//!
+//! [redis]                          # for `sluice sink redis`: sluice_sink_redis::RedisConfig
+//! url = "redis://cache.internal:6379"
+//!
+//! [neo4j]                          # for `sluice sink neo4j`: sluice_sink_neo4j::Neo4jConfig
+//! url = "bolt://graph.internal:7687"
 //! ```
+//!
+//! The Redis and Neo4j sections are their crates' config types, deserialised and checked
+//! by those crates (their messages name the key); the Elasticsearch section predates that
+//! and maps onto its crate's type here.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,6 +34,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use sluice_sink::RuntimeConfig;
 use sluice_sink_elasticsearch::{ElasticsearchConfig, TableIndex};
+use sluice_sink_neo4j::Neo4jConfig;
+use sluice_sink_redis::RedisConfig;
 
 use crate::config::{Checked, ConfigError, Metrics, PropertyValue, Secret};
 
@@ -38,6 +50,10 @@ pub(crate) struct SinkConfig {
     pub(crate) sink: SinkSection,
     /// The Elasticsearch (or OpenSearch) store, for `sink elasticsearch`.
     pub(crate) elasticsearch: Option<ElasticsearchSection>,
+    /// The Redis store, for `sink redis`: the crate's own config type.
+    pub(crate) redis: Option<RedisConfig>,
+    /// The Neo4j store, for `sink neo4j`: the crate's own config type.
+    pub(crate) neo4j: Option<Neo4jConfig>,
     /// The `/metrics`, `/healthz` and `/readyz` endpoint.
     #[serde(default)]
     pub(crate) metrics: Metrics,
@@ -235,6 +251,13 @@ impl Checked for SinkConfig {
                 );
             }
         }
+        // The stores that check their own sections name the key in their messages.
+        if let Some(Err(error)) = self.redis.as_ref().map(RedisConfig::validate) {
+            problems.push((String::new(), error.to_string()));
+        }
+        if let Some(Err(error)) = self.neo4j.as_ref().map(Neo4jConfig::validate) {
+            problems.push((String::new(), error.to_string()));
+        }
         problems
     }
 }
@@ -371,5 +394,41 @@ mod tests {
             parse::<SinkConfig>("[sink]\n", &[]),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn redis_and_neo4j_sections_are_their_crates_configs_checked_by_them() {
+        let config: SinkConfig = parse(
+            &format!(
+                "{MINIMAL}[redis]\nurl = \"redis://:hunter2@cache:6379\"\n\
+                 [redis.tables.\"shop.products\"]\nformat = \"json\"\nttl_seconds = 60\n\
+                 [neo4j]\nurl = \"bolt://graph:7687\"\npassword = \"swordfish\"\n\
+                 [neo4j.nodes.\"shop.users\"]\nlabel = \"User\"\n"
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            config.redis.as_ref().unwrap().tables["shop.products"].ttl_seconds,
+            Some(60)
+        );
+        assert_eq!(
+            config.neo4j.as_ref().unwrap().nodes["shop.users"].label,
+            "User"
+        );
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("swordfish"),
+            "{debug}"
+        );
+
+        let redis = error(&format!(
+            "{MINIMAL}[redis]\nurl = \"redis://c\"\n[redis.tables.products]\n"
+        ));
+        assert!(redis.starts_with("redis.tables.\"products\""), "{redis}");
+        let neo4j = error(&format!(
+            "{MINIMAL}[neo4j]\nurl = \"bolt://g\"\n[[neo4j.nodes.\"s.orders\".relationships]]\n"
+        ));
+        assert!(neo4j.contains("neo4j.nodes"), "{neo4j}");
     }
 }

@@ -27,6 +27,9 @@ use sluice_event::v1::{self, value::Kind};
 use sluice_testkit::{Server, address, unique_name};
 use tokio_postgres::{Client, NoTls};
 
+mod cache_pipeline;
+mod graph_pipeline;
+mod graph_store_pipeline;
 mod search_pipeline;
 mod store_pipeline;
 
