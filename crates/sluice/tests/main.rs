@@ -30,6 +30,7 @@ use tokio_postgres::{Client, NoTls};
 mod cache_pipeline;
 mod graph_pipeline;
 mod graph_store_pipeline;
+mod monitoring;
 mod search_pipeline;
 mod store_pipeline;
 
