@@ -55,7 +55,7 @@ elasticsearch)
 redis)
     redis="${SLUICE_REDIS_URL:?set the stack variables}"
     store_section() { printf '[redis]\nurl = "%s"\nkey_prefix = "%s"\n' "$redis" "$prefix"; }
-    store_count() { redis-cli -u "$redis" --scan --pattern "${prefix}:public.${name}:*" | wc -l; }
+    store_count() { redis-cli -u "$redis" --scan --pattern "${prefix}:public.${name}:*" | grep -vc '\\' || true; }
     store_clean_up() { redis-cli -u "$redis" --scan --pattern "${prefix}:*" | xargs -r -n 1000 redis-cli -u "$redis" unlink; }
     ;;
 neo4j)
@@ -67,7 +67,15 @@ neo4j)
     store_count() { cypher "MATCH (n:$label) RETURN count(n)" | sed -n 's/^record \[\([0-9]*\)\]/\1/p'; }
     store_clean_up() {
         cypher "MATCH (n:$label) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        cypher "DROP CONSTRAINT \`sluice_${label}_key\` IF EXISTS"
+        cypher "MATCH (t) WHERE (t:SluiceTombstone OR t:SluiceTruncateFloor) AND t.sluice_table = 'public.$name' DELETE t"
+        # The sink's constraint and index on the label (named by the server).
+        local what item
+        for what in CONSTRAINT INDEX; do
+            cypher "SHOW ${what}S YIELD name, labelsOrTypes WHERE '$label' IN labelsOrTypes RETURN name" |
+                sed -n 's/^record \["\(.*\)"\]$/\1/p' | while read -r item; do
+                    cypher "DROP $what \`$item\` IF EXISTS"
+                done
+        done
     }
     ;;
 *) echo "unknown sink kind: $kind (elasticsearch, redis, neo4j)" >&2; exit 2 ;;
