@@ -174,6 +174,12 @@ impl ConsumerContext for Context {
             let mut revoked = self.revoked.lock().unwrap_or_else(PoisonError::into_inner);
             for element in partitions.elements() {
                 revoked.insert((element.topic().to_owned(), element.partition()));
+                // No longer this process's to report: its new owner reports the real lag,
+                // and a stale value here would keep an alert firing.
+                metrics::gauge!(observe::CONSUMER_LAG,
+                    "sink" => self.sink, "topic" => element.topic().to_owned(),
+                    "partition" => element.partition().to_string())
+                .set(0.0);
             }
             tracing::info!(partitions = partitions.count(), "partitions revoked");
         }
