@@ -38,21 +38,13 @@ check: stack-up
 demo: stack-up
     deploy/local/demo
 
-# Benchmarks, each against its ceiling on the same data in one run (needs the stack).
+# The decoder, the source against pg_recvlogical and Debezium, the snapshot, each sink: one table, also in target/bench/results.md (needs the stack).
 bench: stack-up
-    eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 1000000
-    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 1000000
-    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 200000
-    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh snapshot 1000000
-    eval "$({{stack}} env)" && crates/sluice/scripts/bench-sink.sh elasticsearch 200000 30
+    eval "$({{stack}} env)" && SLUICE_BENCH_SINKS="elasticsearch redis neo4j" crates/source/scripts/bench-all.sh full
 
-# A short form of `bench`.
+# A short form of `bench` (100k inserts, 20k updates, 5k mixed transactions).
 bench-quick: stack-up
-    eval "$({{stack}} env)" && crates/pgoutput/scripts/bench-vs-recvlogical.sh 100000
-    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh inserts 100000
-    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh updates 20000
-    eval "$({{stack}} env)" && crates/source/scripts/bench-vs-recvlogical.sh snapshot 100000
-    eval "$({{stack}} env)" && crates/sluice/scripts/bench-sink.sh elasticsearch 50000 10
+    eval "$({{stack}} env)" && SLUICE_BENCH_SINKS="elasticsearch redis neo4j" crates/source/scripts/bench-all.sh quick
 
 # Fuzz the pgoutput decoder for SECONDS (needs a nightly toolchain and cargo-fuzz).
 fuzz seconds="300":

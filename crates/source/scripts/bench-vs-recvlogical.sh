@@ -2,9 +2,11 @@
 # The source end to end (PostgreSQL to acknowledged Kafka records) against pg_recvlogical
 # on the same slot workload, in one run.
 #
-#   crates/source/scripts/bench-vs-recvlogical.sh [inserts ROWS | updates TRANSACTIONS | snapshot ROWS]
+#   crates/source/scripts/bench-vs-recvlogical.sh [inserts ROWS | updates TRANSACTIONS | mixed TRANSACTIONS | snapshot ROWS]
 #     inserts 1000000   one transaction inserting ROWS rows into a 7-column table (default)
 #     updates 200000    TRANSACTIONS single-row update transactions
+#     mixed 50000       TRANSACTIONS OLTP transactions on a 20-column table with TOASTed text
+#                       (inserts, updates, deletes; see bench-lib.sh)
 #     snapshot 1000000  the initial snapshot of a ROWS-row table, against `COPY ... TO STDOUT`
 #                       of the same table through psql (the ceiling of reading it at all)
 #
@@ -12,35 +14,24 @@
 # `sluice` in release mode. Two slots made before the workload see the same changes:
 # pg_recvlogical reads one to /dev/null (the ceiling: the walsender's own decoding), and
 # `sluice source` reads the other; its time runs until the slot's confirmed position
-# passes the workload's end, which the source reports only once Kafka acknowledged every
-# event. Peak memory is the source process's VmHWM.
+# passes the workload's last commit, which the source reports only once Kafka acknowledged
+# every event. Peak memory is the source process's VmHWM. bench-vs-debezium.sh runs the
+# same workloads with protocol 2 and Debezium as well.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../../.." && pwd)"
-url="${SLUICE_POSTGRES_URL:?set the stack variables: eval \"\$(deploy/local/stack env)\"}"
-bootstrap="${SLUICE_KAFKA_BOOTSTRAP:?set the stack variables}"
 workload="${1:-inserts}"
-count="${2:-$([[ $workload == inserts ]] && echo 1000000 || echo 200000)}"
+count="${2:-$([[ $workload == inserts || $workload == snapshot ]] && echo 1000000 || echo 200000)}"
 name="bench_source_$$"
-work="$(mktemp -d)"
-export PGPASSWORD="${PGPASSWORD:-sluice}"
-sql() { psql "$url" -v ON_ERROR_STOP=1 -qAtXc "$1"; }
-calc() { awk "BEGIN { print $1 }"; }
+# shellcheck source=bench-lib.sh
+source "$here/bench-lib.sh"
+trap bench_cleanup EXIT
+trap "exit 143" TERM INT
 
-cleanup() {
-    [[ -n "${source_pid:-}" ]] && kill -TERM "$source_pid" 2>/dev/null && wait "$source_pid" 2>/dev/null
-    sql "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${name}%'" >/dev/null 2>&1 || true
-    sql "DROP PUBLICATION IF EXISTS ${name}_pub; DROP TABLE IF EXISTS ${name}" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_build_sluice
 
-(cd "$repo" && cargo build --quiet --release -p sluice)
-sluice="${CARGO_TARGET_DIR:-$repo/target}/release/sluice"
-
-sql "CREATE TABLE ${name} (id int4 PRIMARY KEY, customer_id int8, customer_name text, email text,
-                           amount numeric(12,2), created_at timestamptz, active bool)"
 if [[ $workload == snapshot ]]; then
+    sql "CREATE TABLE ${name} (id int4 PRIMARY KEY, customer_id int8, customer_name text, email text,
+                               amount numeric(12,2), created_at timestamptz, active bool)"
     sql "INSERT INTO ${name}
          SELECT i, i::int8 * 7919 % 100003, 'customer ' || i, 'user' || i || '@example.com',
                 (i % 10000) + (i % 100) / 100.0, timestamptz '2024-05-17 12:00:00+00' + i * interval '1 second',
@@ -83,7 +74,7 @@ TOML
     source_pid=
     sluice_seconds=$(calc "$(date +%s.%N) - $started")
     grep -q '"snapshot: done"\|snapshot: done' "$work/source.log" || { tail -20 "$work/source.log" >&2; exit 1; }
-    printf '\nmachine: %s cores, %s RAM\n' "$(nproc)" "$(free -h | awk '/^Mem:/ {print $2}')"
+    printf '\nmachine: %s\n' "$(machine)"
     printf 'COPY TO STDOUT through psql:          %8d rows in %6.2f s = %8.0f rows/s\n' \
         "$count" "$ceiling_seconds" "$(calc "$count / $ceiling_seconds")"
     printf 'sluice snapshot into Kafka (acked):   %8d rows in %6.2f s = %8.0f rows/s = %.2f x COPY\n' \
@@ -91,70 +82,20 @@ TOML
     printf 'sluice source peak memory (VmHWM):    %8.1f MB\n' "$(calc "$peak_kb / 1024")"
     exit 0
 fi
-if [[ $workload == updates ]]; then
-    sql "INSERT INTO ${name} SELECT i, i, 'customer ' || i, 'user' || i || '@example.com', 1.00,
-         now(), true FROM generate_series(1, 1000) AS i"
-fi
+
+bench_create_table "$workload"
 sql "CREATE PUBLICATION ${name}_pub FOR TABLE ${name}"
-for slot in ceiling sluice; do
-    sql "SELECT pg_create_logical_replication_slot('${name}_${slot}', 'pgoutput')" >/dev/null
-done
+bench_slots ceiling sluice
 
 echo "workload: $workload $count"
-if [[ $workload == inserts ]]; then
-    sql "INSERT INTO ${name}
-         SELECT i, i::int8 * 7919 % 100003, 'customer ' || i, 'user' || i || '@example.com',
-                (i % 10000) + (i % 100) / 100.0, timestamptz '2024-05-17 12:00:00+00' + i * interval '1 second',
-                i % 3 <> 0
-         FROM generate_series(1, $count) AS i"
-    changes=$count
-else
-    sql "DO \$\$ BEGIN FOR i IN 1..$count LOOP
-           UPDATE ${name} SET amount = amount + 1 WHERE id = i % 1000 + 1; COMMIT;
-         END LOOP; END \$\$"
-    changes=$count
-fi
-endpos="$(sql "SELECT pg_current_wal_lsn()")"
+bench_run_workload "$workload" "$count"
+bench_recvlogical ceiling 1
+ceiling_seconds=$recv_seconds
+bench_sluice sluice
 
-started=$(date +%s.%N)
-pg_recvlogical -d "$url" --slot="${name}_ceiling" --start --endpos="$endpos" --no-loop \
-    -o proto_version=1 -o "publication_names=${name}_pub" -f /dev/null
-ceiling_seconds=$(calc "$(date +%s.%N) - $started")
-
-cat >"$work/source.toml" <<TOML
-[postgres]
-url = "$url"
-[source]
-slot = "${name}_sluice"
-publication = "${name}_pub"
-create_slot = false
-topic_prefix = "${name}"
-status_interval_seconds = 0.2
-tombstones = false
-[snapshot]
-mode = "never"
-[kafka]
-bootstrap_servers = "$bootstrap"
-partitions = 3
-[metrics]
-enabled = false
-TOML
-started=$(date +%s.%N)
-"$sluice" source --config "$work/source.toml" >"$work/source.log" 2>&1 &
-source_pid=$!
-peak_kb=0
-while true; do
-    kill -0 "$source_pid" 2>/dev/null || { tail -20 "$work/source.log" >&2; echo "sluice source exited" >&2; exit 1; }
-    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$source_pid/status" 2>/dev/null || echo 0)
-    ((hwm > peak_kb)) && peak_kb=$hwm
-    [[ "$(sql "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = '${name}_sluice'")" == t ]] && break
-    sleep 0.1
-done
-sluice_seconds=$(calc "$(date +%s.%N) - $started")
-
-printf '\nmachine: %s cores, %s RAM\n' "$(nproc)" "$(free -h | awk '/^Mem:/ {print $2}')"
+printf '\nmachine: %s\n' "$(machine)"
 printf 'pg_recvlogical (protocol 1):          %8d changes in %6.2f s = %8.0f changes/s\n' \
     "$changes" "$ceiling_seconds" "$(calc "$changes / $ceiling_seconds")"
 printf 'sluice source into Kafka (acked):     %8d changes in %6.2f s = %8.0f changes/s = %.2f x pg_recvlogical\n' \
     "$changes" "$sluice_seconds" "$(calc "$changes / $sluice_seconds")" "$(calc "$ceiling_seconds / $sluice_seconds")"
-printf 'sluice source peak memory (VmHWM):    %8.1f MB\n' "$(calc "$peak_kb / 1024")"
+printf 'sluice source peak memory (VmHWM):    %8.1f MB\n' "$(calc "$sluice_peak_kb / 1024")"
