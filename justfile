@@ -34,7 +34,7 @@ check: stack-up
     cargo clippy --workspace --all-targets -- -D warnings
     eval "$({{stack}} env)" && cargo test --workspace
 
-# Start the local stack, load the sample e-commerce database and stream it through Kafka into the search engine.
+# Start the local stack, load the sample e-commerce database and stream it through Kafka into the search engine, Redis and Neo4j.
 demo: stack-up
     deploy/local/demo
 
