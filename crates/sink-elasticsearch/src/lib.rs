@@ -25,6 +25,8 @@
 //!   (its docs have the type table and the reasons); `plan` folds a batch into
 //!   per-document operations; `retry` is the one table of which failure is retried,
 //!   which stops the sink and which dead-letters a record.
+//! * `inspect`: [`sluice_sink::Inspect`] for `sluice verify`: the expected `_source` of
+//!   a row (the plan's own row JSON), `_mget` to read documents back, a scroll over ids.
 //! * [`observe`]: this sink's metrics.
 //!
 //! # One index per table, one document per row
@@ -119,6 +121,7 @@
 
 mod config;
 pub mod index_name;
+mod inspect;
 mod mapping;
 pub mod observe;
 mod plan;

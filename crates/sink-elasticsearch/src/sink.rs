@@ -30,8 +30,8 @@ const MAX_BULK_BYTES: usize = 8 * 1024 * 1024;
 /// Writes change events to Elasticsearch or OpenSearch: one index per table, one
 /// document per row, every write versioned (see the [crate docs](crate)).
 pub struct ElasticsearchSink {
-    client: Elasticsearch,
-    config: ElasticsearchConfig,
+    pub(crate) client: Elasticsearch,
+    pub(crate) config: ElasticsearchConfig,
     /// Indices (or aliases) known to exist, with the fields their mappings name.
     indices: HashMap<String, HashSet<String>>,
 }

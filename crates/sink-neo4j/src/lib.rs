@@ -25,6 +25,8 @@
 //!   sink sends and explains its shape; `params` turns rows into Bolt parameters and
 //!   values into properties Neo4j can store; `retry` is the one table of which failure
 //!   is retried, which stops the sink and which rejects a record.
+//! * `inspect`: [`sluice_sink::Inspect`] for `sluice verify`: a node table row's expected
+//!   properties (the plan's own), one `UNWIND` per chunk, nodes listed by `sluice_key`.
 //! * [`observe`]: this sink's metrics.
 //!
 //! # Identity
@@ -160,6 +162,7 @@
 
 mod config;
 mod cypher;
+mod inspect;
 pub mod observe;
 mod params;
 mod plan;

@@ -71,7 +71,7 @@ fn optional(text: Option<&str>) -> BoltType {
 /// A row's properties. A full row (`SET x = props`) leaves NULL columns out, a partial
 /// one (`SET x += props`) sends them as `null`, which removes the property. The version
 /// is set by the query itself.
-fn props(props: &Map<String, Json>, full: bool) -> BoltType {
+pub(crate) fn props(props: &Map<String, Json>, full: bool) -> BoltType {
     let mut map = BoltMap::with_capacity(props.len());
     for (name, value) in props {
         if name == VERSION_PROPERTY || (full && value.is_null()) {

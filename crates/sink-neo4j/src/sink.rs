@@ -25,8 +25,8 @@ const MAX_EXPIRY_INTERVAL: Duration = Duration::from_secs(3600);
 /// Writes change events to Neo4j: rows as labelled nodes, foreign keys and join tables
 /// as relationships, every write guarded by version (see the [crate docs](crate)).
 pub struct Neo4jSink {
-    graph: Graph,
-    config: Neo4jConfig,
+    pub(crate) graph: Graph,
+    pub(crate) config: Neo4jConfig,
     /// When tombstones were last expired.
     expired_at: Instant,
 }

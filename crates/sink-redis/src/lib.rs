@@ -22,6 +22,8 @@
 //! * `plan` folds a batch into per-key operations; `script` holds the Lua that guards
 //!   every write; `retry` is the one table of which failure is retried, which stops the
 //!   sink and which dead-letters a record.
+//! * `inspect`: [`sluice_sink::Inspect`] for `sluice verify`: the expected hash or JSON
+//!   row (the plan's own), pipelined `HGETALL`/`GET`, `SCAN` of the table's row keys.
 //! * [`observe`]: this sink's metrics.
 //!
 //! # Key layout
@@ -157,6 +159,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
+mod inspect;
 pub mod layout;
 pub mod observe;
 mod plan;
@@ -168,5 +171,6 @@ pub use config::{
     ConfigError, DEFAULT_KEY_PREFIX, DEFAULT_REQUEST_TIMEOUT_SECONDS,
     DEFAULT_TOMBSTONE_TTL_SECONDS, Format, RedisConfig, TableSettings,
 };
+pub use inspect::StoredRow;
 pub use script::VERSION_FIELD;
 pub use sink::RedisSink;

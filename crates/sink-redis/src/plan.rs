@@ -328,7 +328,7 @@ impl Planner<'_> {
 }
 
 /// The new row of a create, read or update, as far as the event tells it.
-enum NewRow {
+pub(crate) enum NewRow {
     /// Every column's value.
     Full(Map<String, Json>),
     /// Some columns' values are only in the stored row.
@@ -338,7 +338,7 @@ enum NewRow {
 /// The record's new row, without a column named like the version field. An unchanged
 /// TOAST value is taken from the old row when the event has one (REPLICA IDENTITY FULL
 /// logs the whole old row, TOASTed values included); otherwise the row is partial.
-fn new_row(record: &Record) -> Result<NewRow, RowJsonError> {
+pub(crate) fn new_row(record: &Record) -> Result<NewRow, RowJsonError> {
     let mut row = row_to_json(record.after().into_iter().flatten())?;
     let mut partial = false;
     if record.is_partial() {

@@ -32,7 +32,7 @@ const MAX_MERGE_ROUNDS: usize = 5;
 /// in a server-side script (see the [crate docs](crate)).
 pub struct RedisSink {
     client: redis::Client,
-    config: RedisConfig,
+    pub(crate) config: RedisConfig,
     /// The connection, with the scripts loaded; `None` after a failure, so the next
     /// request connects again.
     connection: Option<MultiplexedConnection>,
@@ -107,7 +107,7 @@ impl RedisSink {
     }
 
     /// The connection, made (and the scripts loaded) if there is none.
-    async fn connection(&mut self) -> Result<MultiplexedConnection, SinkError> {
+    pub(crate) async fn connection(&mut self) -> Result<MultiplexedConnection, SinkError> {
         if let Some(connection) = &self.connection {
             return Ok(connection.clone());
         }
@@ -133,7 +133,7 @@ impl RedisSink {
     }
 
     /// The error for a failed request; the next request connects again.
-    fn failed(&mut self, what: &str, error: &RedisError) -> SinkError {
+    pub(crate) fn failed(&mut self, what: &str, error: &RedisError) -> SinkError {
         self.connection = None;
         retry::error(what, error)
     }
@@ -534,7 +534,7 @@ impl RedisSink {
 
 /// A row as hash fields: one per non-NULL column, text as itself, anything else as its
 /// JSON text.
-fn hash_pairs(row: &Map<String, Json>) -> Vec<(&str, String)> {
+pub(crate) fn hash_pairs(row: &Map<String, Json>) -> Vec<(&str, String)> {
     row.iter()
         .filter_map(|(field, value)| {
             let text = match value {

@@ -29,10 +29,13 @@
 //! records the store refused for good as [`Applied::rejected`], and classify failures as
 //! [`SinkError::Retryable`] (connection, timeout, throttling, 5xx) or
 //! [`SinkError::Permanent`] (the configuration is wrong: nothing will ever succeed).
+//! For `sluice verify`, the store also implements [`Inspect`]: the expected stored form
+//! of a row, computed by its own planning code, and batched reads of what it holds.
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backoff;
+pub mod inspect;
 pub mod json;
 pub mod observe;
 pub mod record;
@@ -42,6 +45,7 @@ pub mod testing;
 
 use std::future::Future;
 
+pub use inspect::{Inspect, InspectError, ScanPage};
 pub use record::{Cell, Origin, Record, TableName};
 pub use runtime::{Health, RuntimeConfig, RuntimeError};
 

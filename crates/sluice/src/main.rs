@@ -6,6 +6,7 @@
 //!  sluice sink redis --config sink.toml              Kafka ─▶ Redis (cached rows)
 //!  sluice sink neo4j --config sink.toml              Kafka ─▶ Neo4j (nodes, relationships)
 //!  sluice replay elasticsearch --config sink.toml    rebuild indices, swap aliases, exit
+//!  sluice verify --config sink.toml                  PostgreSQL vs every store: drift, exit 1
 //!     │
 //!     ├─ config: the TOML file + SLUICE_<SECTION>__<KEY> variables ─▶ checked, or exit 2 naming the key
 //!     ├─ telemetry: logs to stderr (RUST_LOG), /metrics, /healthz and /readyz
@@ -23,8 +24,9 @@
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | stopped on SIGTERM or SIGINT |
-//! | 1 | a permanent error; the message says what to do |
+//! | 1 | a permanent error; the message says what to do; for `verify`: drift found |
 //! | 2 | bad command line or config; the message names the option or key |
+//! | 3 | `verify` could not finish (a store or PostgreSQL failed): nothing is known |
 //! | 130 | a second signal during shutdown |
 //!
 //! `anyhow` lives here only, at the edge; the modules have their own error types.
@@ -40,6 +42,7 @@ mod sink;
 mod sink_config;
 mod supervise;
 mod telemetry;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +82,9 @@ enum Command {
     /// over atomically; the live sink keeps running.
     #[command(subcommand)]
     Replay(ReplayKind),
+    /// Compare PostgreSQL with every configured store and name the rows missing, extra
+    /// or stale; exit 1 on drift.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +147,15 @@ async fn main() -> ExitCode {
         Command::Sink(SinkKind::Redis(args)) => sink_redis(args).await,
         Command::Sink(SinkKind::Neo4j(args)) => sink_neo4j(args).await,
         Command::Replay(ReplayKind::Elasticsearch(args)) => replay_elasticsearch(args).await,
+        Command::Verify(args) => match verify_command(args).await {
+            Ok(true) => return ExitCode::from(verify::DRIFT_EXIT_CODE),
+            Ok(false) => Ok(()),
+            Err(error) if error.downcast_ref::<config::ConfigError>().is_some() => Err(error),
+            Err(error) => {
+                eprintln!("sluice: {}", ErrorChain(error.as_ref()));
+                return ExitCode::from(verify::FAILED_EXIT_CODE);
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,6 +202,17 @@ async fn replay_elasticsearch(args: ReplayArgs) -> anyhow::Result<()> {
     let search = required(&config.elasticsearch, "elasticsearch", "`url`")?;
     let shutdown = Shutdown::on_signals().context("cannot listen for signals")?;
     replay::elasticsearch(&config, search, &args.tables, args.delete_old, &shutdown).await
+}
+
+/// `sluice verify`: `Ok(true)` when drift was found.
+async fn verify_command(args: verify::VerifyArgs) -> anyhow::Result<bool> {
+    let config = sink_config(&args.config)?;
+    verify::run(&config, &args)
+        .await
+        .map_err(|error| match error {
+            verify::VerifyError::Config(config) => anyhow::Error::from(config),
+            other => other.into(),
+        })
 }
 
 async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {

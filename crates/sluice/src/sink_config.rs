@@ -57,6 +57,10 @@ pub(crate) struct SinkConfig {
     /// The `/metrics`, `/healthz` and `/readyz` endpoint.
     #[serde(default)]
     pub(crate) metrics: Metrics,
+    /// The source of truth, for `sluice verify` (ignored by the sinks).
+    pub(crate) postgres: Option<crate::verify::VerifyPostgres>,
+    /// What `sluice verify` compares (ignored by the sinks).
+    pub(crate) verify: Option<crate::verify::VerifySection>,
 }
 
 /// `[kafka]`

@@ -33,6 +33,7 @@ mod graph_store_pipeline;
 mod monitoring;
 mod search_pipeline;
 mod store_pipeline;
+mod verify;
 
 /// The `sluice` binary Cargo built for this test run.
 fn sluice_binary() -> &'static Path {

@@ -15,6 +15,8 @@
 //! - [`observe`]: the metrics, by name.
 //! - [`snapshot`]: the initial snapshot, in key chunks, resumable through [`progress`].
 //! - [`value`]: PostgreSQL values to the event contract's values.
+//! - [`rows`]: a table's current rows as `read` events, in key chunks, for `sluice verify`
+//!   (the snapshot shares its chunk query).
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -23,6 +25,7 @@ pub mod observe;
 pub mod progress;
 pub mod publish;
 pub mod replicate;
+pub mod rows;
 pub mod snapshot;
 pub mod value;
 

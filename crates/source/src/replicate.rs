@@ -994,23 +994,7 @@ impl State<'_> {
 
     /// A relation's columns as events describe them.
     fn columns(&self, relation: &Relation) -> Vec<v1::Column> {
-        relation
-            .columns
-            .iter()
-            .map(|c| v1::Column {
-                name: c.name.clone(),
-                type_oid: c.type_oid,
-                type_name: self
-                    .registry
-                    .type_name(c.type_oid)
-                    .unwrap_or_default()
-                    .to_owned(),
-                type_schema: String::new(),
-                type_modifier: c.type_modifier,
-                key: c.is_key(),
-                nullable: None,
-            })
-            .collect()
+        crate::rows::event_columns(relation, &self.registry)
     }
 
     /// The payload of a table's event: the event, then its table's column metadata.
@@ -1194,7 +1178,7 @@ fn seconds_since(unix_micros: i64) -> f64 {
 }
 
 /// The event's key: the key columns and their values.
-fn key_of(relation: &Relation, row: &[Cell]) -> v1::Key {
+pub(crate) fn key_of(relation: &Relation, row: &[Cell]) -> v1::Key {
     v1::Key {
         columns: relation
             .columns

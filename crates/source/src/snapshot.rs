@@ -50,6 +50,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use crate::observe;
 use crate::progress::{ProgressStore, SnapshotProgress, TableProgress};
 use crate::replicate::{OUTPUT_SETTINGS, SourceError, State};
+use crate::rows::{keyset_query, where_clause};
 
 /// When the source takes an initial snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -234,31 +235,13 @@ struct SnapshotTable {
 impl SnapshotTable {
     /// The next chunk's query, after the key `after`.
     fn chunk_query(&self, after: Option<&[String]>, limit: usize) -> String {
-        let mut conditions = Vec::new();
-        if let Some(filter) = &self.row_filter {
-            conditions.push(format!("({filter})"));
-        }
-        if let Some(after) = after {
-            let columns: Vec<&str> = self.chunk_key.iter().map(|(c, _)| c.as_str()).collect();
-            let values: Vec<String> = self
-                .chunk_key
-                .iter()
-                .zip(after)
-                .map(|((_, sql_type), value)| format!("{}::{sql_type}", quote_literal(value)))
-                .collect();
-            conditions.push(format!(
-                "({}) > ({})",
-                columns.join(", "),
-                values.join(", ")
-            ));
-        }
-        let order: Vec<&str> = self.chunk_key.iter().map(|(c, _)| c.as_str()).collect();
-        format!(
-            "SELECT {} FROM {}{} ORDER BY {} LIMIT {limit}",
-            self.select_list,
-            self.qualified,
-            where_clause(&conditions),
-            order.join(", "),
+        keyset_query(
+            &self.select_list,
+            &self.qualified,
+            self.row_filter.as_deref(),
+            &self.chunk_key,
+            after,
+            limit,
         )
     }
 
@@ -271,14 +254,6 @@ impl SnapshotTable {
             self.qualified,
             where_clause(&conditions)
         )
-    }
-}
-
-fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
     }
 }
 
