@@ -10,7 +10,9 @@
 //!   scrapes both, and the lag and throughput series appear in its query API with sane
 //!   values, every dashboard query returns data, and the alert rules evaluate cleanly;
 //! - the static checks of the deployment artifacts pass (`deploy/k8s/check`: kustomize and
-//!   kubeconform; `deploy/monitoring/check`: promtool).
+//!   kubeconform; `deploy/monitoring/check`: promtool);
+//! - the Redis and Neo4j sinks' Deployment configs start their sinks, ready, and the cache
+//!   fills.
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -686,4 +688,100 @@ fn the_kubernetes_manifests_render_and_validate() {
 #[test]
 fn the_alert_rules_and_dashboards_pass_promtool() {
     run_check("deploy/monitoring/check");
+}
+
+/// Starts `sluice sink <kind>` from its Deployment's config file, with the overrides its
+/// Deployment passes and the test's names, and waits until it is ready.
+async fn start_deployment_sink(p: &Pipeline, kind: &str, env: &[(&str, String)]) -> Process {
+    let t = &p.h.name;
+    let mut overrides = vec![
+        ("SLUICE_KAFKA__BOOTSTRAP_SERVERS", p.h.bootstrap.clone()),
+        ("SLUICE_SINK__TOPIC_PREFIX", t.clone()),
+        ("SLUICE_SINK__GROUP_ID", format!("{t}-{kind}")),
+        ("SLUICE_SINK__TOPIC_REFRESH_SECONDS", "1".into()),
+        ("SLUICE_METRICS__LISTEN_ADDRESS", "127.0.0.1:0".into()),
+    ];
+    overrides.extend(env.iter().cloned());
+    let sink = Process::start(
+        &["sink", kind],
+        &repo().join(format!("deploy/k8s/base/config/sink-{kind}.toml")),
+        &overrides,
+        p.h.dir.path().join(format!("{kind}.log")),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sink.get("/readyz").contains(" 200 ") {
+        assert!(
+            Instant::now() < deadline,
+            "sluice sink {kind} was not ready within 60 s:\n{}",
+            tail(&sink.log)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    sink
+}
+
+#[tokio::test]
+async fn the_redis_and_neo4j_deployment_configs_start_their_sinks() {
+    let p = Pipeline::start("mon_stores").await;
+    let t = p.h.name.clone();
+    let redis_url = address(Server::Redis).await.expect("redis");
+    let redis = start_deployment_sink(
+        &p,
+        "redis",
+        &[
+            ("SLUICE_REDIS__URL", redis_url.clone()),
+            ("SLUICE_REDIS__KEY_PREFIX", t.clone()),
+        ],
+    )
+    .await;
+    // The graph config maps the demo's shop tables, not the test's: the sink starts,
+    // creates its constraints and skips the test's table.
+    let neo4j = start_deployment_sink(
+        &p,
+        "neo4j",
+        &[
+            (
+                "SLUICE_NEO4J__URL",
+                address(Server::Neo4j).await.expect("neo4j"),
+            ),
+            ("SLUICE_NEO4J__PASSWORD", "not-checked-here".into()),
+        ],
+    )
+    .await;
+
+    // The cache holds the snapshot's rows under the configured layout.
+    let client = redis::Client::open(redis_url.as_str()).expect("redis client");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{t}:public.{t}:*"))
+            .query_async(&mut connection)
+            .await
+            .expect("KEYS (a test's few hundred keys)");
+        if keys.len() as i64 == SNAPSHOT_ROWS {
+            let _: () = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut connection)
+                .await
+                .expect("UNLINK");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Redis holds {} of the {SNAPSHOT_ROWS} rows after 60 s:\n{}",
+            keys.len(),
+            tail(&redis.log)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for sink in [redis, neo4j] {
+        let status = terminate(sink.running);
+        assert!(status.success(), "sluice exits 0 on SIGTERM, not {status}");
+    }
+    p.stop().await;
 }
