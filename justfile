@@ -46,6 +46,10 @@ bench: stack-up
 bench-quick: stack-up
     eval "$({{stack}} env)" && SLUICE_BENCH_SINKS="elasticsearch redis neo4j" crates/source/scripts/bench-all.sh quick
 
+# The fault-injection suite at length: 20 faults, 100k changes, then `sluice verify` must find no drift.
+faults: stack-up
+    eval "$({{stack}} env)" && SLUICE_FAULTS=20 SLUICE_FAULTS_CHANGES=100000 cargo test -p sluice --test main faults -- --nocapture
+
 # Fuzz the pgoutput decoder for SECONDS (needs a nightly toolchain and cargo-fuzz).
 fuzz seconds="300":
     cd crates/pgoutput && for target in decode decode_session; do \

@@ -28,6 +28,7 @@ use sluice_testkit::{Server, address, unique_name};
 use tokio_postgres::{Client, NoTls};
 
 mod cache_pipeline;
+mod faults;
 mod graph_pipeline;
 mod graph_store_pipeline;
 mod monitoring;

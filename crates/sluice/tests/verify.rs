@@ -117,7 +117,7 @@ fn key(id: i64) -> String {
 }
 
 /// Runs `sluice verify` on `config`: its exit code and its JSON report.
-fn verify(config: &Path, extra: &[&str]) -> (i32, Json, String) {
+pub(crate) fn verify(config: &Path, extra: &[&str]) -> (i32, Json, String) {
     let output = sluice_command()
         .args(["verify", "--format", "json", "--config"])
         .arg(config)

@@ -611,6 +611,15 @@ impl State<'_> {
                             .before(full.then_some(old_row.as_slice()))
                             .key_change(key_change.clone());
                         self.publish_row(&relation, delete, change_lsn).await?;
+                        // No store holds the new key yet, so an unchanged TOAST value
+                        // could not be kept from it: it is the old row's, which the
+                        // server sent whole under REPLICA IDENTITY FULL. (Otherwise the
+                        // value is not in the stream at all: no sink can write the row
+                        // whole, and `sluice verify` reports it.)
+                        let mut after = after.clone();
+                        if *full {
+                            fill_unchanged_toast(&mut after, old_row);
+                        }
                         let create = RowChange::new(v1::Op::Create, &after)
                             .after(&after)
                             .key_change(key_change);
@@ -1177,6 +1186,16 @@ fn seconds_since(unix_micros: i64) -> f64 {
     (now.saturating_sub(unix_micros)).max(0) as f64 / 1e6
 }
 
+/// Replaces each unchanged TOAST value of `row` by the same column's value in `old`, the
+/// whole old row of the same update.
+fn fill_unchanged_toast(row: &mut [Cell], old: &[Cell]) {
+    for (cell, old) in row.iter_mut().zip(old) {
+        if *cell == Cell::UnchangedToast {
+            cell.clone_from(old);
+        }
+    }
+}
+
 /// The event's key: the key columns and their values.
 pub(crate) fn key_of(relation: &Relation, row: &[Cell]) -> v1::Key {
     v1::Key {
@@ -1218,6 +1237,14 @@ pub async fn load_registry(client: &tokio_postgres::Client) -> Result<TypeRegist
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_change_takes_unchanged_toast_values_from_the_whole_old_row() {
+        let text = |s: &str| Cell::Value(sluice_pgvalue::Value::Text(s.into()));
+        let mut after = vec![text("2"), Cell::UnchangedToast, Cell::Null];
+        fill_unchanged_toast(&mut after, &[text("1"), text("large"), text("was set")]);
+        assert_eq!(after, [text("2"), text("large"), Cell::Null]);
+    }
 
     #[test]
     fn debug_hides_the_password() {
