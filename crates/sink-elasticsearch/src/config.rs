@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use sluice_sink::TableName;
+use sluice_sink::{TableName, redact_url};
 
 use crate::index_name::{IndexNameError, default_index_name, validate_index_name};
 
@@ -192,20 +192,6 @@ impl fmt::Debug for ElasticsearchConfig {
             .field("gc_deletes", &self.gc_deletes)
             .field("request_timeout", &self.request_timeout)
             .finish()
-    }
-}
-
-/// The URL with its password, if any, replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Cannot fail: a URL with a password has a host.
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "<unparsable URL>".into(),
     }
 }
 

@@ -17,7 +17,9 @@ use elasticsearch::{BulkParts, DeleteByQueryParts, Elasticsearch, MgetParts};
 use serde_json::{Map, Value as Json, json};
 use sluice_sink::{Applied, Record, Rejection, Sink, SinkError};
 
-use crate::config::{ElasticsearchConfig, redact_url};
+use sluice_sink::redact_url;
+
+use crate::config::ElasticsearchConfig;
 use crate::mapping::{self, ColumnShape, VERSION_FIELD};
 use crate::observe;
 use crate::plan::{self, Action, DocOp, IndexPlan, Step, TruncateOp};

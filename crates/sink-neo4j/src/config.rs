@@ -425,9 +425,9 @@ fn validate_url(url: &str) -> Result<(), ConfigError> {
 }
 
 fn validate_table_name(table: &str, key: &str) -> Result<(), ConfigError> {
-    match table.split_once('.') {
-        Some((schema, name)) if !schema.is_empty() && !name.is_empty() => Ok(()),
-        _ => Err(ConfigError::TableName { key: key.into() }),
+    match sluice_sink::TableName::parse(table) {
+        Some(_) => Ok(()),
+        None => Err(ConfigError::TableName { key: key.into() }),
     }
 }
 

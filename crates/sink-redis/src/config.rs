@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sluice_sink::TableName;
+use sluice_sink::{TableName, redact_url};
 
 use crate::layout;
 
@@ -190,7 +190,7 @@ impl RedisConfig {
         // Every configured table's prefix, to find two tables sharing one.
         let mut prefixes: BTreeMap<String, &str> = BTreeMap::new();
         for (key, settings) in &self.tables {
-            let Some(table) = parse_table_key(key) else {
+            let Some(table) = TableName::parse(key) else {
                 return Err(ConfigError::TableName { table: key.clone() });
             };
             if settings.ttl_seconds == Some(0) {
@@ -242,15 +242,6 @@ impl RedisConfig {
     }
 }
 
-/// `schema.table` split at its first dot; `None` unless both parts are non-empty.
-fn parse_table_key(key: &str) -> Option<TableName> {
-    let (schema, table) = key.split_once('.')?;
-    (!schema.is_empty() && !table.is_empty()).then(|| TableName {
-        schema: schema.into(),
-        table: table.into(),
-    })
-}
-
 impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
@@ -260,20 +251,6 @@ impl fmt::Debug for RedisConfig {
             .field("tombstone_ttl_seconds", &self.tombstone_ttl_seconds)
             .field("tables", &self.tables)
             .finish()
-    }
-}
-
-/// The URL with its password, if any, replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Cannot fail: a URL with a password has a host.
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "<unparsable URL>".into(),
     }
 }
 

@@ -7,7 +7,9 @@ use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisResult, Value};
 use serde_json::{Map, Value as Json};
 use sluice_sink::{Applied, Record, Rejection, Sink, SinkError, TableName};
 
-use crate::config::{Format, RedisConfig, redact_url};
+use sluice_sink::redact_url;
+
+use crate::config::{Format, RedisConfig};
 use crate::layout;
 use crate::observe;
 use crate::plan::{self, Action, KeyOp, Plan, Step, Target, TruncateOp};

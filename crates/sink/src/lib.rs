@@ -49,6 +49,20 @@ pub use inspect::{Inspect, InspectError, ScanPage};
 pub use record::{Cell, Origin, Record, TableName};
 pub use runtime::{Health, RuntimeConfig, RuntimeError};
 
+/// A store's URL fit for logs and `Debug`: its password, if any, replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Cannot fail: a URL with a password has a host.
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
 /// A store that change events are applied to.
 pub trait Sink: Send + 'static {
     /// The sink's kind (`elasticsearch`, `redis`, `neo4j`): a metrics label and the default

@@ -23,6 +23,18 @@ pub struct TableName {
     pub table: String,
 }
 
+impl TableName {
+    /// `schema.table` (as config files name tables) split at its first dot; `None` unless
+    /// both parts are non-empty.
+    pub fn parse(name: &str) -> Option<TableName> {
+        let (schema, table) = name.split_once('.')?;
+        (!schema.is_empty() && !table.is_empty()).then(|| TableName {
+            schema: schema.into(),
+            table: table.into(),
+        })
+    }
+}
+
 impl std::fmt::Display for TableName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.schema, self.table)
@@ -111,5 +123,35 @@ impl Record {
             .source
             .as_ref()
             .map_or(0, |s| s.commit_time_micros)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_name_is_schema_dot_table() {
+        let name = TableName::parse("shop.order.items").unwrap();
+        assert_eq!(
+            (name.schema.as_str(), name.table.as_str()),
+            ("shop", "order.items")
+        );
+        for bad in ["products", ".products", "shop.", ""] {
+            assert!(TableName::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_redacted_url_keeps_all_but_the_password() {
+        assert_eq!(
+            crate::redact_url("redis://app:hunter2@cache:6379/0"),
+            "redis://app:***@cache:6379/0"
+        );
+        assert_eq!(
+            crate::redact_url("http://search:9200"),
+            "http://search:9200/"
+        );
+        assert_eq!(crate::redact_url("not a url"), "<unparsable URL>");
     }
 }

@@ -218,7 +218,7 @@ async fn verify_command(args: verify::VerifyArgs) -> anyhow::Result<bool> {
 async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {
     let config = sink_config(&args.config)?;
     let store = required(&config.elasticsearch, "elasticsearch", "`url`")?.store_config();
-    tracing::info!(url = %without_credentials(&store.url), "the store: Elasticsearch");
+    tracing::info!(url = %sluice_sink::redact_url(&store.url), "the store: Elasticsearch");
     run_sink(&config, "elasticsearch", || {
         ElasticsearchSink::connect(store.clone())
     })
@@ -228,14 +228,14 @@ async fn sink_elasticsearch(args: ConfigArgs) -> anyhow::Result<()> {
 async fn sink_redis(args: ConfigArgs) -> anyhow::Result<()> {
     let config = sink_config(&args.config)?;
     let store = required(&config.redis, "redis", "`url`")?;
-    tracing::info!(url = %without_credentials(&store.url), "the store: Redis");
+    tracing::info!(url = %sluice_sink::redact_url(&store.url), "the store: Redis");
     run_sink(&config, "redis", || RedisSink::connect(store.clone())).await
 }
 
 async fn sink_neo4j(args: ConfigArgs) -> anyhow::Result<()> {
     let config = sink_config(&args.config)?;
     let store = required(&config.neo4j, "neo4j", "`url` and `nodes`")?;
-    tracing::info!(url = %without_credentials(&store.url), "the store: Neo4j");
+    tracing::info!(url = %sluice_sink::redact_url(&store.url), "the store: Neo4j");
     run_sink(&config, "neo4j", || Neo4jSink::connect(store.clone())).await
 }
 
@@ -282,16 +282,4 @@ where
     tracing::info!(kind, group = %runtime.group_id, topic_prefix = %runtime.topic_prefix, "starting the sink");
     sink::run(connect, &runtime, health, &shutdown).await?;
     Ok(())
-}
-
-/// A store's URL fit for a log line: any user and password removed.
-fn without_credentials(address: &str) -> String {
-    match url::Url::parse(address) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        Err(_) => "<not a URL>".to_owned(),
-    }
 }

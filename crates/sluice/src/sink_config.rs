@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sluice_sink::RuntimeConfig;
+use sluice_sink::{RuntimeConfig, TableName};
 use sluice_sink_elasticsearch::{ElasticsearchConfig, TableIndex};
 use sluice_sink_neo4j::Neo4jConfig;
 use sluice_sink_redis::RedisConfig;
@@ -249,7 +249,7 @@ impl Checked for SinkConfig {
             );
             for name in search.tables.keys() {
                 check(
-                    name.split('.').count() == 2 && !name.starts_with('.') && !name.ends_with('.'),
+                    TableName::parse(name).is_some(),
                     &format!("elasticsearch.tables.\"{name}\""),
                     "must be named \"schema.table\"",
                 );
