@@ -434,48 +434,18 @@ mod tests {
     use super::*;
     use crate::mapping::FieldType;
     use serde_json::json;
-    use sluice_event::v1::{self, ChangeEvent, Column, Row, Source};
-    use sluice_sink::Origin;
+    use sluice_event::v1::{self, Row};
+    use sluice_sink::testing::TestTable;
 
-    fn columns() -> Vec<Column> {
-        let column = |name: &str, type_name: &str, key| Column {
-            name: name.into(),
-            type_name: type_name.into(),
-            type_schema: "pg_catalog".into(),
-            key,
-            ..Column::default()
-        };
-        vec![
-            column("id", "int8", true),
-            column("name", "text", false),
-            column("body", "text", false),
-        ]
-    }
-
+    /// The event of `op` on row `id` of `public.items (id int8, name text, body text)`.
     fn record(op: Op, id: i64, version: u64, after: Option<[v1::Value; 2]>) -> Record {
-        let event = ChangeEvent {
-            op: op as i32,
-            source: Some(Source {
-                schema: "public".into(),
-                table: "items".into(),
-                version,
-                ..Source::default()
-            }),
-            after: after.map(|[name, body]| Row {
-                values: vec![v1::Value::from(id), name, body],
-            }),
-            columns: columns(),
-            ..ChangeEvent::default()
-        };
-        Record {
-            origin: Origin {
-                topic: "t".into(),
-                partition: 0,
-                offset: 0,
-            },
-            key: format!("[\"{id}\"]").into_bytes(),
-            event,
-        }
+        let items = TestTable::new(
+            "items",
+            &[("id", "int8"), ("name", "text"), ("body", "text")],
+        );
+        let key = items.key(&v1::Value::from(id));
+        let row = after.map(|[name, body]| vec![v1::Value::from(id), name, body]);
+        items.record(op, version, Some(key), row)
     }
 
     fn row(name: &str, body: &str) -> Option<[v1::Value; 2]> {

@@ -67,7 +67,8 @@ impl TestTable {
         }
     }
 
-    fn key(&self, value: &v1::Value) -> Key {
+    /// The key of the row whose first column holds `value`.
+    pub fn key(&self, value: &v1::Value) -> Key {
         Key {
             columns: vec![KeyColumn {
                 name: self.columns[0].name.clone(),
@@ -76,7 +77,8 @@ impl TestTable {
         }
     }
 
-    fn record(
+    /// An event of any op, as the source would make it; the other builders use this.
+    pub fn record(
         &self,
         op: Op,
         version: u64,
