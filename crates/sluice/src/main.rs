@@ -207,7 +207,15 @@ async fn replay_elasticsearch(args: ReplayArgs) -> anyhow::Result<()> {
 /// `sluice verify`: `Ok(true)` when drift was found.
 async fn verify_command(args: verify::VerifyArgs) -> anyhow::Result<bool> {
     let config = sink_config(&args.config)?;
-    verify::run(&config, &args)
+    let source = match &args.source_config {
+        Some(path) => Some(
+            Config::load(path)
+                .with_context(|| format!("config {}", path.display()))?
+                .source_config(),
+        ),
+        None => None,
+    };
+    verify::run(&config, source.as_ref(), &args)
         .await
         .map_err(|error| match error {
             verify::VerifyError::Config(config) => anyhow::Error::from(config),

@@ -68,8 +68,9 @@ use sluice_sink::{Inspect, InspectError, Origin, Record, TableName};
 use sluice_sink_elasticsearch::ElasticsearchSink;
 use sluice_sink_neo4j::Neo4jSink;
 use sluice_sink_redis::RedisSink;
+use sluice_source::repair::RepairRequest;
 use sluice_source::rows::{RowEvent, TableReader};
-use sluice_source::{SourceError, load_registry};
+use sluice_source::{SourceConfig, SourceError, load_registry};
 use tokio_postgres::Client;
 
 use crate::config::{ConfigError, Secret};
@@ -109,6 +110,15 @@ pub(crate) struct VerifyArgs {
     /// Overrides `[verify] settle_seconds`.
     #[arg(long)]
     pub(crate) settle_seconds: Option<u64>,
+    /// Emit the drifted keys again through the pipeline (the source's own event building,
+    /// at one exact version, onto the tables' topics), wait for the sinks, and check them
+    /// again. Needs `--source-config`.
+    #[arg(long, requires = "source_config")]
+    pub(crate) repair: bool,
+    /// The source's config file: its publication, capture filter, masks, topic prefix and
+    /// Kafka. Tables the source does not capture are then not verified.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) source_config: Option<PathBuf>,
 }
 
 /// `[postgres]` of a verify config.
@@ -180,6 +190,9 @@ pub(crate) enum VerifyError {
     /// Kafka could not be asked about the sinks' progress.
     #[error("asking Kafka about the sinks' progress: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// `--repair` could not emit the drifted keys.
+    #[error("repairing: {0}")]
+    Repair(#[source] SourceError),
     /// The metrics file could not be written.
     #[error("writing the metrics file: {0}")]
     MetricsFile(#[source] std::io::Error),
@@ -205,16 +218,32 @@ struct Outcome {
     stale: BTreeSet<String>,
     /// Keys that differed in the first pass and were read again.
     rechecked: usize,
+    /// Drifted keys that `--repair` emitted again and that then matched, with the kind of
+    /// drift each was.
+    repaired: BTreeMap<String, &'static str>,
 }
 
 impl Outcome {
     fn drifted(&self) -> usize {
         self.missing.len() + self.extra.len() + self.stale.len()
     }
+
+    /// Every drifted key, with its kind.
+    fn drifted_keys(&self) -> impl Iterator<Item = (&String, &'static str)> {
+        let kind = |kind: &'static str| move |key| (key, kind);
+        (self.missing.iter().map(kind("missing")))
+            .chain(self.extra.iter().map(kind("extra")))
+            .chain(self.stale.iter().map(kind("stale")))
+    }
 }
 
-/// Runs verify; `Ok(true)` when drift was found.
-pub(crate) async fn run(config: &SinkConfig, args: &VerifyArgs) -> Result<bool, VerifyError> {
+/// Runs verify; `Ok(true)` when drift was found (and, with `--repair`, remains).
+/// `source` is the source's config, when given.
+pub(crate) async fn run(
+    config: &SinkConfig,
+    source: Option<&SourceConfig>,
+    args: &VerifyArgs,
+) -> Result<bool, VerifyError> {
     let (postgres, section) = match (&config.postgres, &config.verify) {
         (Some(p), Some(v)) => (p, v),
         (None, _) => {
@@ -252,6 +281,9 @@ pub(crate) async fn run(config: &SinkConfig, args: &VerifyArgs) -> Result<bool, 
     if args.format != "text" && args.format != "json" {
         return Err(ConfigError::invalid_key("--format", "use text or json").into());
     }
+    if let Some(source) = source {
+        check_source(config, section, source)?;
+    }
     let wanted = |kind: &str| args.stores.is_empty() || args.stores.iter().any(|s| s == kind);
     let settle = Duration::from_secs(args.settle_seconds.unwrap_or(section.settle_seconds));
 
@@ -272,10 +304,13 @@ pub(crate) async fn run(config: &SinkConfig, args: &VerifyArgs) -> Result<bool, 
     let start_lsn: String = start.get(0);
     let version = u64::try_from(start.get::<_, i64>(1)).unwrap_or(1).max(1);
     let registry = load_registry(&pg).await?;
-    let tables = tables(&pg, &section.publication, &args.tables).await?;
+    let mut tables = tables(&pg, &section.publication, &args.tables).await?;
+    if let Some(source) = source {
+        tables.retain(|t| source.filter.captures(&t.schema, &t.table));
+    }
     let mut readers = Vec::new();
     for table in &tables {
-        let reader = TableReader::describe(
+        let mut reader = TableReader::describe(
             &pg,
             &registry,
             &section.publication,
@@ -283,6 +318,9 @@ pub(crate) async fn run(config: &SinkConfig, args: &VerifyArgs) -> Result<bool, 
             &table.table,
         )
         .await?;
+        if let Some(source) = source {
+            reader = reader.with_filter(&source.filter, &registry)?;
+        }
         readers.push((table.clone(), reader));
     }
     let ctx = Context {
@@ -336,8 +374,9 @@ pub(crate) async fn run(config: &SinkConfig, args: &VerifyArgs) -> Result<bool, 
         if !outcomes.iter().any(|o| o.drifted() > 0) {
             break;
         }
+        let slot = section.slot.as_deref();
         let caught_up =
-            wait_for_pipeline(config, section, &pg, &lsn, &tables, &kinds, settle).await?;
+            wait_for_pipeline(config, section, &pg, slot, &lsn, &tables, &kinds, settle).await?;
         if !caught_up {
             tracing::warn!(
                 settle_seconds = settle.as_secs(),
@@ -361,12 +400,155 @@ pub(crate) async fn run(config: &SinkConfig, args: &VerifyArgs) -> Result<bool, 
         }
     }
 
+    if args.repair
+        && let Some(source) = source
+        && outcomes.iter().any(|o| o.drifted() > 0)
+    {
+        repair(
+            config,
+            section,
+            source,
+            &ctx,
+            &mut runs,
+            &readers,
+            &mut outcomes,
+            settle,
+        )
+        .await?;
+    }
+
     let drift = outcomes.iter().any(|o| o.drifted() > 0);
     print_report(&outcomes, &args.format, section.sample_keys);
     if let Some(path) = &args.metrics_file {
         write_metrics(path, &outcomes).map_err(VerifyError::MetricsFile)?;
     }
     Ok(drift)
+}
+
+/// The source config must describe the pipeline the sinks read: the same tables, onto
+/// the same topics.
+fn check_source(
+    config: &SinkConfig,
+    section: &VerifySection,
+    source: &SourceConfig,
+) -> Result<(), ConfigError> {
+    if source.topic_prefix != config.sink.topic_prefix {
+        return Err(ConfigError::invalid_key(
+            "source.topic_prefix",
+            &format!(
+                "the source config's prefix {:?} is not the sinks' sink.topic_prefix {:?}: \
+                 repaired rows would go to topics no sink reads",
+                source.topic_prefix, config.sink.topic_prefix
+            ),
+        ));
+    }
+    if source.publication != section.publication {
+        return Err(ConfigError::invalid_key(
+            "source.publication",
+            &format!(
+                "the source config's publication {:?} is not verify.publication {:?}",
+                source.publication, section.publication
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `--repair`: every drifted key of every table is emitted again through the pipeline, by
+/// the source's own code at one exact version ([`sluice_source::repair`]), once for all
+/// stores; then, after the sinks consumed it, checked again like any recheck. A key that
+/// matches then is repaired; one that does not stays in the report as drift.
+#[allow(clippy::too_many_arguments)]
+async fn repair(
+    config: &SinkConfig,
+    section: &VerifySection,
+    source: &SourceConfig,
+    ctx: &Context<'_>,
+    runs: &mut [StoreRun],
+    readers: &[(TableName, TableReader)],
+    outcomes: &mut [Outcome],
+    settle: Duration,
+) -> Result<(), VerifyError> {
+    let mut keys: BTreeMap<&str, BTreeSet<&String>> = BTreeMap::new();
+    for outcome in outcomes.iter() {
+        keys.entry(outcome.table.as_str())
+            .or_default()
+            .extend(outcome.drifted_keys().map(|(key, _)| key));
+    }
+    let requests: Vec<RepairRequest> = readers
+        .iter()
+        .filter_map(|(table, _)| {
+            let keys = keys.get(table.to_string().as_str())?;
+            (!keys.is_empty()).then(|| RepairRequest {
+                schema: table.schema.clone(),
+                table: table.table.clone(),
+                keys: keys.iter().map(|key| key.as_bytes().to_vec()).collect(),
+            })
+        })
+        .collect();
+    let found: Vec<BTreeMap<String, &'static str>> = outcomes
+        .iter()
+        .map(|o| {
+            o.drifted_keys()
+                .map(|(k, kind)| (k.clone(), kind))
+                .collect()
+        })
+        .collect();
+    let reemitted = sluice_source::repair::reemit(source, &requests)
+        .await
+        .map_err(VerifyError::Repair)?;
+    for (table, key, reason) in &reemitted.skipped {
+        tracing::warn!(%table, %key, %reason, "repair: a key could not be emitted");
+    }
+    tracing::info!(
+        version = %reemitted.version,
+        reads = reemitted.reads,
+        deletes = reemitted.deletes,
+        "repair: emitted; waiting for the sinks"
+    );
+    let tables: Vec<TableName> = requests
+        .iter()
+        .map(|r| TableName {
+            schema: r.schema.clone(),
+            table: r.table.clone(),
+        })
+        .collect();
+    let kinds: Vec<&'static str> = runs.iter().map(StoreRun::kind).collect();
+    for _ in 0..RECHECK_ROUNDS {
+        if !outcomes.iter().any(|o| o.drifted() > 0) {
+            break;
+        }
+        let caught_up =
+            wait_for_pipeline(config, section, ctx.pg, None, "", &tables, &kinds, settle).await?;
+        if !caught_up {
+            tracing::warn!(
+                settle_seconds = settle.as_secs(),
+                "the sinks did not consume the repair in time; rechecking anyway"
+            );
+        }
+        for outcome in outcomes.iter_mut().filter(|o| o.drifted() > 0) {
+            let Some((_, reader)) = readers.iter().find(|(t, _)| t.to_string() == outcome.table)
+            else {
+                continue;
+            };
+            for run in runs.iter_mut() {
+                if run.kind() == outcome.store {
+                    run.recheck(ctx, reader, outcome).await?;
+                }
+            }
+        }
+    }
+    for (outcome, found) in outcomes.iter_mut().zip(found) {
+        let repaired = {
+            let remaining: HashSet<&String> = outcome.drifted_keys().map(|(k, _)| k).collect();
+            found
+                .into_iter()
+                .filter(|(key, _)| !remaining.contains(key))
+                .collect()
+        };
+        outcome.repaired = repaired;
+    }
+    Ok(())
 }
 
 /// The stores of one run, each with its own `Stored` type.
@@ -665,25 +847,27 @@ async fn recheck<I: Inspect>(
     Ok(())
 }
 
-/// Waits until the slot (if named) is past `start_lsn` and every sink's group committed
-/// up to its topics' ends; `false` if `settle` passed first.
+/// Waits until `slot` (if any) is past `start_lsn` and every sink's group committed up
+/// to its topics' ends; `false` if `settle` passed first.
+#[allow(clippy::too_many_arguments)]
 async fn wait_for_pipeline(
     config: &SinkConfig,
     section: &VerifySection,
     pg: &Client,
+    slot: Option<&str>,
     start_lsn: &str,
     tables: &[TableName],
     kinds: &[&'static str],
     settle: Duration,
 ) -> Result<bool, VerifyError> {
     let deadline = Instant::now() + settle;
-    if let Some(slot) = &section.slot {
+    if let Some(slot) = slot {
         loop {
             let past: Option<bool> = pg
                 .query_opt(
                     "SELECT confirmed_flush_lsn >= $2::text::pg_lsn FROM pg_replication_slots \
                      WHERE slot_name = $1",
-                    &[slot, &start_lsn],
+                    &[&slot, &start_lsn],
                 )
                 .await?
                 .and_then(|row| row.get(0));
@@ -767,6 +951,10 @@ fn print_report(outcomes: &[Outcome], format: &str, samples: usize) {
                     "missing_keys": sample(&o.missing),
                     "extra_keys": sample(&o.extra),
                     "stale_keys": sample(&o.stale),
+                    "repaired": o.repaired.len(),
+                    "repaired_keys": o.repaired.iter().take(samples)
+                        .map(|(key, kind)| serde_json::json!({ "key": key, "kind": kind }))
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -782,8 +970,13 @@ fn print_report(outcomes: &[Outcome], format: &str, samples: usize) {
             println!("{} in {}: skipped ({reason})", o.table, o.store);
             continue;
         }
+        let repaired = if o.repaired.is_empty() {
+            String::new()
+        } else {
+            format!(", {} repaired", o.repaired.len())
+        };
         println!(
-            "{} in {}: {} rows checked, {} missing, {} extra, {} stale ({} rechecked)",
+            "{} in {}: {} rows checked, {} missing, {} extra, {} stale ({} rechecked{repaired})",
             o.table,
             o.store,
             o.rows_checked,
@@ -801,12 +994,16 @@ fn print_report(outcomes: &[Outcome], format: &str, samples: usize) {
                 println!("  {kind} {key}");
             }
         }
+        for (key, kind) in o.repaired.iter().take(samples) {
+            println!("  repaired ({kind}) {key}");
+        }
     }
 }
 
 /// Metric names.
 const ROWS_CHECKED: &str = "sluice_verify_rows_checked";
 const DRIFT_ROWS: &str = "sluice_verify_drift_rows";
+const REPAIRED_ROWS: &str = "sluice_verify_repaired_rows";
 const LAST_RUN: &str = "sluice_verify_last_run_timestamp_seconds";
 
 fn write_metrics(path: &std::path::Path, outcomes: &[Outcome]) -> std::io::Result<()> {
@@ -840,6 +1037,22 @@ fn write_metrics(path: &std::path::Path, outcomes: &[Outcome]) -> std::io::Resul
             let _ = writeln!(
                 text,
                 "{DRIFT_ROWS}{{table=\"{}\",store=\"{}\",kind=\"{kind}\"}} {n}",
+                label(&o.table),
+                o.store
+            );
+        }
+    }
+    let _ = writeln!(
+        text,
+        "# HELP {REPAIRED_ROWS} Drifted rows that --repair emitted again and that then matched, by the kind of drift."
+    );
+    let _ = writeln!(text, "# TYPE {REPAIRED_ROWS} gauge");
+    for o in outcomes {
+        for kind in ["missing", "extra", "stale"] {
+            let n = o.repaired.values().filter(|k| **k == kind).count();
+            let _ = writeln!(
+                text,
+                "{REPAIRED_ROWS}{{table=\"{}\",store=\"{}\",kind=\"{kind}\"}} {n}",
                 label(&o.table),
                 o.store
             );

@@ -358,12 +358,228 @@ async fn verify_finds_no_drift_under_writes_and_names_injected_drift_in_every_st
     assert!(text.contains("stale [\"6\"]"), "{text}");
     assert!(!text.contains(" in elasticsearch"), "{text}");
 
+    // --repair emits the drifted keys again through the pipeline, at a version read from
+    // an exported snapshot, while a writer keeps changing other rows: every store heals,
+    // and nothing the writer did is undone.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let url = h.url.clone();
+        let t = t.clone();
+        tokio::spawn(async move {
+            let (pg, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
+            tokio::spawn(connection);
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let id = fastrand::i64(100..=500);
+                pg.execute(
+                    &format!("UPDATE {t} SET name = 'repair ' || $1::text WHERE id = $2"),
+                    &[&n.to_string(), &id],
+                )
+                .await
+                .expect("update");
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let source_config = h.dir.path().join("sluice.toml");
+    let source_arg = source_config.to_str().expect("utf-8 path").to_owned();
+    let (code, report, output) = verify(
+        &verify_config,
+        &[
+            "--settle-seconds",
+            "30",
+            "--repair",
+            "--source-config",
+            &source_arg,
+            "--metrics-file",
+            &metrics_arg,
+        ],
+    );
+    stop.store(true, Ordering::Relaxed);
+    writer.await.expect("writer");
+    assert_eq!(code, 0, "the repair left drift:\n{output}");
+    assert_eq!(report["drift"], false, "{output}");
+    let repaired = |store: &str| -> Vec<(String, String)> {
+        let result = report["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["store"] == store)
+            .expect("the store's result");
+        let mut keys: Vec<(String, String)> = result["repaired_keys"]
+            .as_array()
+            .expect("repaired_keys")
+            .iter()
+            .map(|k| {
+                (
+                    k["key"].as_str().expect("key").to_owned(),
+                    k["kind"].as_str().expect("kind").to_owned(),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    };
+    let pair = |id: i64, kind: &str| (key(id), kind.to_owned());
+    assert_eq!(
+        repaired("elasticsearch"),
+        [pair(5, "missing"), pair(9001, "extra")],
+        "{output}"
+    );
+    assert_eq!(
+        repaired("redis"),
+        [pair(6, "stale"), pair(9002, "extra")],
+        "{output}"
+    );
+    assert_eq!(
+        repaired("neo4j"),
+        [pair(7, "missing"), pair(9003, "extra")],
+        "{output}"
+    );
+    let text = std::fs::read_to_string(&metrics).expect("metrics file");
+    assert!(
+        text.contains(&format!(
+            "sluice_verify_repaired_rows{{table=\"public.{t}\",store=\"redis\",kind=\"stale\"}} 1"
+        )),
+        "{text}"
+    );
+    // The healed rows hold PostgreSQL's values, and a plain verify agrees once the
+    // writer's changes settled.
+    let name6: String =
+        h.pg.query_one(&format!("SELECT name FROM {t} WHERE id = 6"), &[])
+            .await
+            .expect("row 6")
+            .get(0);
+    let stored6: Option<String> = redis
+        .hget(stores.redis_key(&h, 6), "name")
+        .await
+        .expect("HGET");
+    assert_eq!(stored6, Some(name6));
+    let (code, _, output) = verify(&verify_config, &["--settle-seconds", "30"]);
+    assert_eq!(code, 0, "drift after the repair:\n{output}");
+
     for (sink, log) in sinks {
         assert!(terminate(sink).success(), "{}", tail(&log));
     }
     assert!(terminate(source).success());
     stores.clean_up().await;
     h.clean_up().await;
+}
+
+/// With the source's config, verify compares what the source captures (a column
+/// excluded, one hashed), and `--repair` writes the masked form back.
+#[tokio::test]
+async fn verify_with_the_source_config_compares_and_repairs_masked_rows() {
+    let h = Harness::new("verify_mask", TABLE_DDL).await;
+    let t = h.name.clone();
+    let stores = Stores::new(&h).await;
+    let source_config = h.dir.path().join("sluice.toml");
+    let text = std::fs::read_to_string(&source_config).expect("source config");
+    std::fs::write(
+        &source_config,
+        text.replace(
+            "status_interval_seconds = 0.5\n",
+            &format!(
+                "status_interval_seconds = 0.5\nexclude_columns = [\"public.{t}.big\"]\n\
+                 mask_salt = \"pepper\"\n[[source.mask]]\ncolumns = [\"public.{t}.name\"]\n\
+                 method = \"hash\"\n"
+            ),
+        ),
+    )
+    .expect("source config with masks");
+    h.pg.batch_execute(&format!(
+        "INSERT INTO {t} SELECT i, 'secret ' || i, 'big ' || i FROM generate_series(1, 50) AS i"
+    ))
+    .await
+    .expect("rows");
+    let (source, _pid) = h.start(None).await;
+    let config = h.dir.path().join("redis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbootstrap_servers = {:?}\n[sink]\ntopic_prefix = \"{t}\"\n\
+             batch_max_wait_ms = 100\ntopic_refresh_seconds = 1\ngroup_id = \"{t}-redis\"\n\
+             [metrics]\nenabled = false\n[redis]\nurl = {:?}\nkey_prefix = {:?}\n\
+             [postgres]\nurl = {:?}\n[verify]\npublication = \"{t}_pub\"\nslot = \"{}\"\n\
+             [verify.groups]\nredis = \"{t}-redis\"\n",
+            h.bootstrap,
+            stores.redis_url,
+            stores.redis_prefix,
+            h.url,
+            h.slot()
+        ),
+    )
+    .expect("sink config");
+    let log = h.dir.path().join("redis.log");
+    let sink = start_sink("redis", &config, &log);
+    let source_arg = source_config.to_str().expect("utf-8 path").to_owned();
+    let with_source = ["--settle-seconds", "20", "--source-config", &source_arg];
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (code, _, output) = verify(&config, &with_source);
+        if code == 0 {
+            break;
+        }
+        assert_eq!(code, 1, "verify failed:\n{output}");
+        assert!(
+            Instant::now() < deadline,
+            "no convergence:\n{output}\n{}",
+            tail(&log)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let mut redis = stores.redis().await;
+    let stored: Option<String> = redis
+        .hget(stores.redis_key(&h, 1), "name")
+        .await
+        .expect("HGET");
+    assert_eq!(stored.map(|hash| hash.len()), Some(64), "a hex SHA-256");
+    // Without the source's rules every row looks stale: the store holds hashes.
+    let (code, report, output) = verify(&config, &["--settle-seconds", "1"]);
+    assert_eq!(code, 1, "{output}");
+    assert_eq!(report["results"][0]["stale"], 50, "{output}");
+
+    // A hashed field changed by hand is named, and repaired with the hash.
+    let _: () = redis
+        .hset(stores.redis_key(&h, 3), "name", "tampered")
+        .await
+        .expect("HSET");
+    let (code, report, output) = verify(&config, &with_source);
+    assert_eq!(code, 1, "{output}");
+    assert_eq!(keys_of(&report, "redis", "stale"), [key(3)], "{output}");
+    let mut repair = vec!["--repair"];
+    repair.extend(with_source);
+    let (code, report, output) = verify(&config, &repair);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(report["results"][0]["repaired"], 1, "{output}");
+    let stored: Option<String> = redis
+        .hget(stores.redis_key(&h, 3), "name")
+        .await
+        .expect("HGET");
+    assert_eq!(stored.map(|hash| hash.len()), Some(64), "{output}");
+
+    assert!(terminate(sink).success(), "{}", tail(&log));
+    assert!(terminate(source).success());
+    stores.clean_up().await;
+    h.clean_up().await;
+}
+
+#[test]
+fn repair_without_the_source_config_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("verify.toml");
+    std::fs::write(&config, "[kafka]\nbootstrap_servers = \"localhost:1\"\n").expect("config");
+    let output = sluice_command()
+        .args(["verify", "--repair", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run sluice verify");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--source-config"), "{stderr}");
 }
 
 #[test]

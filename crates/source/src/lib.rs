@@ -15,6 +15,7 @@
 //! - [`observe`]: the metrics, by name.
 //! - [`snapshot`]: the initial snapshot, in key chunks, resumable through [`progress`].
 //! - [`value`]: PostgreSQL values to the event contract's values.
+//! - [`repair`]: chosen rows emitted again at one exact version, for `sluice verify --repair`.
 //! - [`rows`]: a table's current rows as `read` events, in key chunks, for `sluice verify`
 //!   (the snapshot shares its chunk query).
 #![warn(missing_docs, unreachable_pub)]
@@ -24,6 +25,7 @@ pub mod filter;
 pub mod observe;
 pub mod progress;
 pub mod publish;
+pub mod repair;
 pub mod replicate;
 pub mod rows;
 pub mod snapshot;

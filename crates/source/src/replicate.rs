@@ -256,21 +256,7 @@ pub async fn run(
         }
     };
 
-    let mut state = State {
-        catalog,
-        config,
-        database,
-        registry,
-        decoder: Decoder::new(1)?,
-        relations: RelationCache::new(),
-        tables: HashMap::new(),
-        ignored: HashSet::new(),
-        publisher,
-        tracker: AckTracker::default(),
-        transaction: None,
-        unacknowledged: VecDeque::new(),
-        heartbeat_seen: None,
-    };
+    let mut state = State::new(config, catalog, registry, database, publisher)?;
     tokio::pin!(shutdown);
     if let Some(store) = &store {
         let progress = match (plan, recorded) {
@@ -534,6 +520,33 @@ impl Drop for AbortOnDrop {
 
 /// The prefix of the logical messages the source writes as heartbeats.
 pub const HEARTBEAT_MESSAGE_PREFIX: &str = "sluice-heartbeat";
+
+impl<'a> State<'a> {
+    /// Nothing described, published or open yet.
+    pub(crate) fn new(
+        config: &'a SourceConfig,
+        catalog: tokio_postgres::Client,
+        registry: TypeRegistry,
+        database: String,
+        publisher: Publisher,
+    ) -> Result<Self, SourceError> {
+        Ok(State {
+            catalog,
+            config,
+            database,
+            registry,
+            decoder: Decoder::new(1)?,
+            relations: RelationCache::new(),
+            tables: HashMap::new(),
+            ignored: HashSet::new(),
+            publisher,
+            tracker: AckTracker::default(),
+            transaction: None,
+            unacknowledged: VecDeque::new(),
+            heartbeat_seen: None,
+        })
+    }
+}
 
 impl State<'_> {
     async fn handle(
@@ -963,6 +976,27 @@ impl State<'_> {
             version,
         )
         .await
+    }
+
+    /// Publishes the delete of the row keyed by `key_row` (a row whose other columns are
+    /// NULL), as the stream publishes a delete under the default replica identity.
+    pub(crate) async fn publish_delete(
+        &mut self,
+        relation: &Relation,
+        key_row: &[Cell],
+    ) -> Result<(), SourceError> {
+        while self
+            .tracker
+            .next_room(self.config.max_in_flight)
+            .await?
+            .is_some()
+        {}
+        let version = self
+            .transaction
+            .as_ref()
+            .map_or(Lsn::INVALID, |t| t.commit_lsn);
+        self.publish_row(relation, RowChange::new(v1::Op::Delete, key_row), version)
+            .await
     }
 
     /// Waits until Kafka acknowledged everything published so far.

@@ -10,8 +10,9 @@
 //! ```
 //!
 //! The rows go through the very conversion the snapshot and the stream use, so a row
-//! read here is the event the source would publish for it (with no capture filter
-//! applied: verify does not know the source's include, exclude and mask settings).
+//! read here is the event the source would publish for it; with the source's capture
+//! filter ([`TableReader::with_filter`]), excluded columns are dropped and masked ones
+//! masked as the source does.
 
 use sluice_event::v1;
 use sluice_pgoutput::{Column, ColumnValue, Relation, ReplicaIdentity, TupleData, typed_row};
@@ -19,6 +20,7 @@ use sluice_pgvalue::TypeRegistry;
 use sluice_replication::{quote_identifier, quote_literal};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
+use crate::filter::{CaptureFilter, TablePlan};
 use crate::replicate::{SourceError, key_of};
 use crate::value::cell_to_event;
 
@@ -35,6 +37,8 @@ pub struct RowEvent {
 #[derive(Debug, Clone)]
 pub struct TableReader {
     relation: Relation,
+    /// The source's column rules for the table, when known and not the identity.
+    plan: Option<TablePlan>,
     columns: Vec<v1::Column>,
     qualified: String,
     select_list: String,
@@ -144,7 +148,28 @@ impl TableReader {
             key,
             columns: event_columns,
             relation,
+            plan: None,
         })
+    }
+
+    /// Rows as the source captures them under `filter`: excluded columns dropped, masked
+    /// ones masked.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Filter`] when the filter's rules do not fit the table (a key column
+    /// excluded or masked), as the source itself would stop on.
+    pub fn with_filter(
+        mut self,
+        filter: &CaptureFilter,
+        registry: &TypeRegistry,
+    ) -> Result<Self, SourceError> {
+        let plan = filter.plan(&self.relation)?;
+        if !plan.is_identity() {
+            self.columns = event_columns(plan.relation(), registry);
+            self.plan = Some(plan);
+        }
+        Ok(self)
     }
 
     /// Up to `limit` rows after the key `after` (key texts, as returned last time), in
@@ -239,8 +264,15 @@ impl TableReader {
                 Some(text) => ColumnValue::Text(text.as_bytes()),
                 None => ColumnValue::Null,
             }));
-            let cells = typed_row(&self.relation, &tuple, registry)?;
-            let event_key = key_of(&self.relation, &cells);
+            let mut cells = typed_row(&self.relation, &tuple, registry)?;
+            let published = match &self.plan {
+                Some(plan) => {
+                    plan.apply(&mut cells);
+                    plan.relation()
+                }
+                None => &self.relation,
+            };
+            let event_key = key_of(published, &cells);
             let key = event_key.encode().map_err(|e| {
                 SourceError::Contract(format!(
                     "{}.{}: {e}",

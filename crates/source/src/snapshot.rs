@@ -215,17 +215,17 @@ pub(crate) async fn connect(
 }
 
 /// A table as the snapshot reads it.
-struct SnapshotTable {
+pub(crate) struct SnapshotTable {
     /// The table as the server stores it (the select list's first columns).
-    relation: Relation,
+    pub(crate) relation: Relation,
     /// The table as events describe it.
-    published: Arc<Relation>,
+    pub(crate) published: Arc<Relation>,
     /// `"schema"."table"`.
-    qualified: String,
+    pub(crate) qualified: String,
     /// The published columns, then the chunk key's columns again.
-    select_list: String,
+    pub(crate) select_list: String,
     /// The publication's row filter.
-    row_filter: Option<String>,
+    pub(crate) row_filter: Option<String>,
     /// The chunk key: (quoted column, SQL type) in index order; empty for a cursor read.
     chunk_key: Vec<(String, String)>,
     /// `pg_class.reltuples`, or a count when the table was never analysed.
@@ -280,7 +280,8 @@ impl State<'_> {
         metrics::gauge!(observe::SNAPSHOT_RUNNING).set(1.0);
         self.begin_snapshot(version, progress.started_at_micros);
         while let Some(index) = progress.tables.iter().position(|t| !t.done) {
-            let table = self.describe(client, &progress.tables[index]).await?;
+            let target = &progress.tables[index];
+            let table = self.describe(client, &target.schema, &target.table).await?;
             self.read_table(client, store, progress, index, &table)
                 .await?;
         }
@@ -302,51 +303,49 @@ impl State<'_> {
         Ok(())
     }
 
-    async fn describe(
+    /// Locks `schema.table` against schema changes for the transaction and describes it
+    /// as the publication and the capture filter present it.
+    pub(crate) async fn describe(
         &mut self,
         client: &Client,
-        target: &TableProgress,
+        schema: &str,
+        table: &str,
     ) -> Result<SnapshotTable, SourceError> {
         let not_found = || {
             SourceError::Contract(format!(
-                "snapshot: table {}.{} of the publication no longer exists",
-                target.schema, target.table
+                "snapshot: table {schema}.{table} is not in the publication, or not captured"
             ))
         };
         // Lock first, then read the table's columns: a concurrent ALTER TABLE now waits for
         // the snapshot (whose transaction holds this lock until it ends, as its SELECTs
         // would anyway) instead of changing the columns between the description and the
         // reads. ACCESS SHARE does not block inserts, updates or deletes.
-        let qualified = format!(
-            "{}.{}",
-            quote_identifier(&target.schema),
-            quote_identifier(&target.table)
-        );
+        let qualified = format!("{}.{}", quote_identifier(schema), quote_identifier(table));
         client
             .batch_execute(&format!("LOCK TABLE {qualified} IN ACCESS SHARE MODE"))
             .await?;
-        let table = client
+        let class = client
             .query_opt(
                 "SELECT c.oid, c.relreplident, c.reltuples::float8 FROM pg_class c \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = $1 AND c.relname = $2",
-                &[&target.schema, &target.table],
+                &[&schema, &table],
             )
             .await?
             .ok_or_else(not_found)?;
-        let oid: u32 = table.get(0);
-        let replica_identity = match table.get::<_, i8>(1) as u8 {
+        let oid: u32 = class.get(0);
+        let replica_identity = match class.get::<_, i8>(1) as u8 {
             b'f' => ReplicaIdentity::Full,
             b'n' => ReplicaIdentity::Nothing,
             b'i' => ReplicaIdentity::Index,
             _ => ReplicaIdentity::Default,
         };
-        let reltuples: f64 = table.get(2);
+        let reltuples: f64 = class.get(2);
         let publication = client
             .query_opt(
                 "SELECT attnames::text[], rowfilter FROM pg_publication_tables \
                  WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
-                &[&self.config.publication, &target.schema, &target.table],
+                &[&self.config.publication, &schema, &table],
             )
             .await?
             .ok_or_else(not_found)?;
@@ -410,8 +409,8 @@ impl State<'_> {
         let relation = Relation {
             xid: None,
             id: oid,
-            namespace: target.schema.clone(),
-            name: target.table.clone(),
+            namespace: schema.to_owned(),
+            name: table.to_owned(),
             replica_identity,
             columns,
         };
