@@ -14,7 +14,6 @@ KAFKA_LOG4J_CONFIG="$KAFKA_LOCAL_DIR/log4j2.properties"
 
 kafka_install() {
     command -v "$SLUICE_JAVA" >/dev/null || die "kafka: needs Java 17 or newer ($SLUICE_JAVA not found)"
-    command -v mvn >/dev/null || die "kafka: needs Maven (mvn) to fetch the broker's jars"
     maven_fetch kafka "$KAFKA_LOCAL_DIR/pom.xml"
     java_compile kafka "$KAFKA_LOCAL_DIR/src"
 }

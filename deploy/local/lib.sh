@@ -124,6 +124,12 @@ maven_fetch() {
     if [[ -f "$stamp" ]]; then
         return 0
     fi
+    # Maven is needed only for this first fetch; install Debian's package when it is missing.
+    if ! command -v mvn >/dev/null; then
+        log "$svc: installing Debian's maven package (to fetch the jars)"
+        apt_install maven
+        hash -r
+    fi
     log "$svc: downloading jars from Maven Central (once; cached in $lib)"
     rm -rf "$lib"
     mkdir -p "$lib"

@@ -15,7 +15,6 @@ OPENSEARCH_JAVA_OPTS="${SLUICE_SEARCH_JAVA_OPTS:-}"
 
 opensearch_install() {
     command -v "$SLUICE_JAVA" >/dev/null || die "opensearch: $SLUICE_JAVA (Java 17) is not installed"
-    command -v mvn >/dev/null || die "opensearch: mvn (Maven) is not installed"
     command -v curl >/dev/null || apt_install curl
     maven_fetch opensearch "$SLUICE_LOCAL_DIR/opensearch/pom.xml"
     java_compile opensearch "$SLUICE_LOCAL_DIR/opensearch/src"

@@ -92,8 +92,10 @@ GRANT pg_read_all_data TO sluice;
 SQL
 }
 
+# Bounded: a port held by something that accepts but never answers must not hang `up`.
 postgres_ready() {
-    PGPASSWORD=sluice psql "postgres://sluice@127.0.0.1:$SLUICE_PG_PORT/sluice" -tAc \
+    PGPASSWORD=sluice PGCONNECT_TIMEOUT=5 timeout 10 \
+        psql "postgres://sluice@127.0.0.1:$SLUICE_PG_PORT/sluice" -tAc \
         "SELECT current_setting('wal_level') = 'logical'" 2>/dev/null | grep -qx t
 }
 

@@ -18,8 +18,10 @@ redis_start() {
         --maxmemory 512mb
 }
 
+# Bounded (redis-cli has no connect timeout): a port held by something that accepts but
+# never answers must not hang `up`.
 redis_ready() {
-    redis-cli -h 127.0.0.1 -p "$SLUICE_REDIS_PORT" SET sluice:stack:ready 1 EX 5 | grep -qx OK
+    timeout 5 redis-cli -h 127.0.0.1 -p "$SLUICE_REDIS_PORT" SET sluice:stack:ready 1 EX 5 | grep -qx OK
 }
 
 redis_stop() {
