@@ -489,6 +489,19 @@ pub(crate) fn load<T: Checked>(path: &Path) -> Result<T, ConfigError> {
     parse(&text, &overrides)
 }
 
+/// Reads `path` as [`load`] does, applying only the `SLUICE_*__*` variables `keep`
+/// accepts: for a second config file read by the same process, which takes from the
+/// environment only the keys the two share.
+pub(crate) fn load_with<T: Checked>(
+    path: &Path,
+    keep: impl Fn(&Override) -> bool,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(ConfigError::Read)?;
+    let mut overrides = overrides::from_variables(std::env::vars_os())?;
+    overrides.retain(|o| keep(o));
+    parse(&text, &overrides)
+}
+
 /// Parses `text`, applies `overrides` and validates.
 pub(crate) fn parse<T: Checked>(text: &str, overrides: &[Override]) -> Result<T, ConfigError> {
     let mut table: toml::Table = text.parse().map_err(ConfigError::Syntax)?;

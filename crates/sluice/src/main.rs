@@ -207,9 +207,15 @@ async fn replay_elasticsearch(args: ReplayArgs) -> anyhow::Result<()> {
 /// `sluice verify`: `Ok(true)` when drift was found.
 async fn verify_command(args: verify::VerifyArgs) -> anyhow::Result<bool> {
     let config = sink_config(&args.config)?;
+    // The environment configures the verify config; the source's file takes from it only
+    // what the two share: the database's URL and Kafka's address.
+    let shared = |o: &overrides::Override| {
+        o.path.first().is_some_and(|section| section == "postgres")
+            || o.path == ["kafka", "bootstrap_servers"]
+    };
     let source = match &args.source_config {
         Some(path) => Some(
-            Config::load(path)
+            config::load_with::<Config>(path, shared)
                 .with_context(|| format!("config {}", path.display()))?
                 .source_config(),
         ),

@@ -721,6 +721,64 @@ async fn start_deployment_sink(p: &Pipeline, kind: &str, env: &[(&str, String)])
     sink
 }
 
+/// Runs `sluice verify` as the CronJob of deploy/k8s/components/verify does (its config,
+/// the source's Deployment config, its arguments), on the cache only, with the test's
+/// names: no drift.
+fn verify_as_the_cronjob_does(p: &Pipeline, redis_url: &str) {
+    let t = &p.h.name;
+    let k8s = repo().join("deploy/k8s");
+    // The source's Deployment config with the test's names (the environment below
+    // configures the verify config; the source's file takes from it only the database's
+    // URL and Kafka's address, as in the CronJob).
+    let source_config = p.h.dir.path().join("source-for-verify.toml");
+    let text = std::fs::read_to_string(k8s.join("base/config/source.toml")).expect("source.toml");
+    std::fs::write(
+        &source_config,
+        text.replace("slot = \"sluice\"", &format!("slot = \"{}\"", p.h.slot()))
+            .replace(
+                "publication = \"sluice\"",
+                &format!("publication = \"{t}_pub\""),
+            )
+            .replace(
+                "topic_prefix = \"sluice\"",
+                &format!("topic_prefix = \"{t}\""),
+            ),
+    )
+    .expect("write the source config");
+    let output = sluice_command()
+        .args(["verify", "--config"])
+        .arg(k8s.join("components/verify/config/verify.toml"))
+        .arg("--source-config")
+        .arg(&source_config)
+        .args(["--repair", "--store", "redis"])
+        .envs([
+            ("SLUICE_POSTGRES__URL", p.h.url.clone()),
+            ("SLUICE_KAFKA__BOOTSTRAP_SERVERS", p.h.bootstrap.clone()),
+            ("SLUICE_ELASTICSEARCH__PASSWORD", "not-used-here".into()),
+            ("SLUICE_NEO4J__PASSWORD", "not-used-here".into()),
+            ("SLUICE_SINK__TOPIC_PREFIX", t.clone()),
+            ("SLUICE_VERIFY__PUBLICATION", format!("{t}_pub")),
+            ("SLUICE_VERIFY__SLOT", p.h.slot()),
+            ("SLUICE_REDIS__URL", redis_url.to_owned()),
+            ("SLUICE_REDIS__KEY_PREFIX", t.clone()),
+        ])
+        .output()
+        .expect("run sluice verify");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{SNAPSHOT_ROWS} rows checked, 0 missing, 0 extra, 0 stale"
+        )),
+        "{stdout}"
+    );
+}
+
 #[tokio::test]
 async fn the_redis_and_neo4j_deployment_configs_start_their_sinks() {
     let p = Pipeline::start("mon_stores").await;
@@ -764,6 +822,7 @@ async fn the_redis_and_neo4j_deployment_configs_start_their_sinks() {
             .await
             .expect("KEYS (a test's few hundred keys)");
         if keys.len() as i64 == SNAPSHOT_ROWS {
+            verify_as_the_cronjob_does(&p, &redis_url);
             let _: () = redis::cmd("UNLINK")
                 .arg(&keys)
                 .query_async(&mut connection)
