@@ -150,6 +150,32 @@ fn keys_of(report: &Json, store: &str, kind: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Updates random rows with ids in `ids` every 2 ms until `stop`; returns how many.
+fn spawn_writer(
+    h: &Harness,
+    ids: std::ops::RangeInclusive<i64>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<u64> {
+    let url = h.url.clone();
+    let t = h.name.clone();
+    tokio::spawn(async move {
+        let (pg, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            pg.execute(
+                &format!("UPDATE {t} SET name = 'busy ' || $1::text WHERE id = $2"),
+                &[&n.to_string(), &fastrand::i64(ids.clone())],
+            )
+            .await
+            .expect("update");
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        n
+    })
+}
+
 #[tokio::test]
 async fn verify_finds_no_drift_under_writes_and_names_injected_drift_in_every_store() {
     let h = Harness::new("verify", TABLE_DDL).await;
@@ -217,28 +243,7 @@ async fn verify_finds_no_drift_under_writes_and_names_injected_drift_in_every_st
 
     // A writer keeps updating rows during a verify: in-flight changes are not drift.
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let stop = stop.clone();
-        let url = h.url.clone();
-        let t = t.clone();
-        tokio::spawn(async move {
-            let (pg, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-            tokio::spawn(connection);
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let id = fastrand::i64(1..=500);
-                pg.execute(
-                    &format!("UPDATE {t} SET name = 'busy ' || $1::text WHERE id = $2"),
-                    &[&n.to_string(), &id],
-                )
-                .await
-                .expect("update");
-                n += 1;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            n
-        })
-    };
+    let writer = spawn_writer(&h, 1..=500, stop.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let metrics = h.dir.path().join("verify.prom");
     let metrics_arg = metrics.to_str().expect("utf-8 path").to_owned();
@@ -362,27 +367,7 @@ async fn verify_finds_no_drift_under_writes_and_names_injected_drift_in_every_st
     // an exported snapshot, while a writer keeps changing other rows: every store heals,
     // and nothing the writer did is undone.
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let stop = stop.clone();
-        let url = h.url.clone();
-        let t = t.clone();
-        tokio::spawn(async move {
-            let (pg, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-            tokio::spawn(connection);
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let id = fastrand::i64(100..=500);
-                pg.execute(
-                    &format!("UPDATE {t} SET name = 'repair ' || $1::text WHERE id = $2"),
-                    &[&n.to_string(), &id],
-                )
-                .await
-                .expect("update");
-                n += 1;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
-    };
+    let writer = spawn_writer(&h, 100..=500, stop.clone());
     let source_config = h.dir.path().join("sluice.toml");
     let source_arg = source_config.to_str().expect("utf-8 path").to_owned();
     let (code, report, output) = verify(

@@ -32,12 +32,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sluice_event::v1;
 use sluice_pgoutput::{Cell, ColumnValue, Lsn, TupleData};
-use sluice_replication::{ReplicationClient, ReplicationConfig, SnapshotAction, quote_literal};
+use sluice_replication::{ReplicationClient, ReplicationConfig, SnapshotAction, quote_identifier};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::publish::Publisher;
 use crate::replicate::{SourceConfig, SourceError, State, key_of};
-use crate::rows::where_clause;
+use crate::rows::{keys_query, text_tuple};
 use crate::snapshot::{self, SnapshotTable};
 
 /// Keys per `SELECT … WHERE key IN (…)`.
@@ -208,36 +208,17 @@ impl State<'_> {
         if wanted.is_empty() {
             return Ok(());
         }
-        let tuples: Vec<String> = wanted
+        let quoted: Vec<(String, String)> = key_types
             .iter()
-            .map(|(_, texts)| {
-                let values: Vec<String> = key_types
-                    .iter()
-                    .zip(texts)
-                    .map(|((_, sql_type), text)| match text {
-                        Some(text) => format!("{}::{sql_type}", quote_literal(text)),
-                        None => format!("NULL::{sql_type}"),
-                    })
-                    .collect();
-                format!("({})", values.join(", "))
-            })
+            .map(|(name, sql_type)| (quote_identifier(name), sql_type.clone()))
             .collect();
-        let columns: Vec<String> = key_types
-            .iter()
-            .map(|(c, _)| sluice_replication::quote_identifier(c))
-            .collect();
-        let mut conditions: Vec<String> =
-            table.row_filter.iter().map(|f| format!("({f})")).collect();
-        conditions.push(format!(
-            "({}) IN ({})",
-            columns.join(", "),
-            tuples.join(", ")
-        ));
-        let sql = format!(
-            "SELECT {} FROM {}{}",
-            table.select_list,
-            table.qualified,
-            where_clause(&conditions)
+        let texts: Vec<&[Option<String>]> = wanted.iter().map(|(_, t)| t.as_slice()).collect();
+        let sql = keys_query(
+            &table.select_list,
+            &table.qualified,
+            table.row_filter.as_deref(),
+            &quoted,
+            &texts,
         );
         let width = table.relation.columns.len();
         let mut found = std::collections::HashSet::new();
@@ -245,11 +226,7 @@ impl State<'_> {
             let SimpleQueryMessage::Row(row) = message else {
                 continue;
             };
-            let tuple = TupleData::from_columns((0..width).map(|i| match row.get(i) {
-                Some(text) => ColumnValue::Text(text.as_bytes()),
-                None => ColumnValue::Null,
-            }));
-            let cells: Vec<Cell> = self.row(table.relation.id, &tuple)?;
+            let cells: Vec<Cell> = self.row(table.relation.id, &text_tuple(&row, width))?;
             found.insert(encoded_key(table, &cells)?);
             self.publish_read(&table.published, &cells).await?;
             reemitted.reads += 1;

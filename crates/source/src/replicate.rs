@@ -951,12 +951,33 @@ impl State<'_> {
         self.transaction = None;
     }
 
-    /// Publishes one row read by the snapshot, waiting first while the in-flight bound is
-    /// reached.
+    /// Publishes one row read by the snapshot.
     pub(crate) async fn publish_read(
         &mut self,
         relation: &Relation,
         row: &[Cell],
+    ) -> Result<(), SourceError> {
+        let change = RowChange::new(v1::Op::Read, row).after(row);
+        self.publish_in_snapshot(relation, change).await
+    }
+
+    /// Publishes the delete of the row keyed by `key_row` (a row whose other columns are
+    /// NULL), as the stream publishes a delete under the default replica identity.
+    pub(crate) async fn publish_delete(
+        &mut self,
+        relation: &Relation,
+        key_row: &[Cell],
+    ) -> Result<(), SourceError> {
+        let change = RowChange::new(v1::Op::Delete, key_row);
+        self.publish_in_snapshot(relation, change).await
+    }
+
+    /// Publishes a change of the snapshot's pseudo-transaction, at its version, waiting
+    /// first while the in-flight bound is reached.
+    async fn publish_in_snapshot(
+        &mut self,
+        relation: &Relation,
+        change: RowChange<'_>,
     ) -> Result<(), SourceError> {
         // During the snapshot the only commit markers are the snapshot's own chunk ends,
         // which nobody waits for here; dropping them is harmless.
@@ -970,33 +991,7 @@ impl State<'_> {
             .transaction
             .as_ref()
             .map_or(Lsn::INVALID, |t| t.commit_lsn);
-        self.publish_row(
-            relation,
-            RowChange::new(v1::Op::Read, row).after(row),
-            version,
-        )
-        .await
-    }
-
-    /// Publishes the delete of the row keyed by `key_row` (a row whose other columns are
-    /// NULL), as the stream publishes a delete under the default replica identity.
-    pub(crate) async fn publish_delete(
-        &mut self,
-        relation: &Relation,
-        key_row: &[Cell],
-    ) -> Result<(), SourceError> {
-        while self
-            .tracker
-            .next_room(self.config.max_in_flight)
-            .await?
-            .is_some()
-        {}
-        let version = self
-            .transaction
-            .as_ref()
-            .map_or(Lsn::INVALID, |t| t.commit_lsn);
-        self.publish_row(relation, RowChange::new(v1::Op::Delete, key_row), version)
-            .await
+        self.publish_row(relation, change, version).await
     }
 
     /// Waits until Kafka acknowledged everything published so far.

@@ -18,7 +18,7 @@ use sluice_event::v1;
 use sluice_pgoutput::{Column, ColumnValue, Relation, ReplicaIdentity, TupleData, typed_row};
 use sluice_pgvalue::TypeRegistry;
 use sluice_replication::{quote_identifier, quote_literal};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
 use crate::filter::{CaptureFilter, TablePlan};
 use crate::replicate::{SourceError, key_of};
@@ -211,38 +211,20 @@ impl TableReader {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let columns: Vec<&str> = self.key.iter().map(|(c, _)| c.as_str()).collect();
-        let tuples: Vec<String> = keys
+        let keys: Vec<&[Option<String>]> = keys
             .iter()
             .filter(|texts| texts.len() == self.key.len())
-            .map(|texts| {
-                let values: Vec<String> = self
-                    .key
-                    .iter()
-                    .zip(texts)
-                    .map(|((_, sql_type), text)| match text {
-                        Some(text) => format!("{}::{sql_type}", quote_literal(text)),
-                        None => format!("NULL::{sql_type}"),
-                    })
-                    .collect();
-                format!("({})", values.join(", "))
-            })
+            .map(Vec::as_slice)
             .collect();
-        if tuples.is_empty() {
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conditions: Vec<String> =
-            self.row_filter.iter().map(|f| format!("({f})")).collect();
-        conditions.push(format!(
-            "({}) IN ({})",
-            columns.join(", "),
-            tuples.join(", ")
-        ));
-        let sql = format!(
-            "SELECT {} FROM {}{}",
-            self.select_list,
-            self.qualified,
-            where_clause(&conditions)
+        let sql = keys_query(
+            &self.select_list,
+            &self.qualified,
+            self.row_filter.as_deref(),
+            &self.key,
+            &keys,
         );
         Ok(self.read(client, registry, &sql).await?.0)
     }
@@ -260,10 +242,7 @@ impl TableReader {
             let SimpleQueryMessage::Row(row) = message else {
                 continue;
             };
-            let tuple = TupleData::from_columns((0..width).map(|i| match row.get(i) {
-                Some(text) => ColumnValue::Text(text.as_bytes()),
-                None => ColumnValue::Null,
-            }));
+            let tuple = text_tuple(&row, width);
             let mut cells = typed_row(&self.relation, &tuple, registry)?;
             let published = match &self.plan {
                 Some(plan) => {
@@ -366,4 +345,49 @@ pub(crate) fn where_clause(conditions: &[String]) -> String {
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     }
+}
+
+/// The rows with these keys (texts, cast to the key columns' types; each as many as
+/// `key`), honouring the publication's row filter.
+pub(crate) fn keys_query(
+    select_list: &str,
+    qualified: &str,
+    row_filter: Option<&str>,
+    key: &[(String, String)],
+    keys: &[&[Option<String>]],
+) -> String {
+    let columns: Vec<&str> = key.iter().map(|(c, _)| c.as_str()).collect();
+    let tuples: Vec<String> = keys
+        .iter()
+        .map(|texts| {
+            let values: Vec<String> = key
+                .iter()
+                .zip(texts.iter())
+                .map(|((_, sql_type), text)| match text {
+                    Some(text) => format!("{}::{sql_type}", quote_literal(text)),
+                    None => format!("NULL::{sql_type}"),
+                })
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect();
+    let mut conditions: Vec<String> = row_filter.iter().map(|f| format!("({f})")).collect();
+    conditions.push(format!(
+        "({}) IN ({})",
+        columns.join(", "),
+        tuples.join(", ")
+    ));
+    format!(
+        "SELECT {select_list} FROM {qualified}{}",
+        where_clause(&conditions)
+    )
+}
+
+/// A row of a simple-query result as the text tuple pgoutput would send: its first
+/// `width` columns.
+pub(crate) fn text_tuple(row: &SimpleQueryRow, width: usize) -> TupleData {
+    TupleData::from_columns((0..width).map(|i| match row.get(i) {
+        Some(text) => ColumnValue::Text(text.as_bytes()),
+        None => ColumnValue::Null,
+    }))
 }

@@ -43,14 +43,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sluice_pgoutput::{Cell, Column, ColumnValue, Lsn, Relation, ReplicaIdentity, TupleData};
+use sluice_pgoutput::{Cell, Column, Lsn, Relation, ReplicaIdentity};
 use sluice_replication::{quote_identifier, quote_literal};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::observe;
 use crate::progress::{ProgressStore, SnapshotProgress, TableProgress};
 use crate::replicate::{OUTPUT_SETTINGS, SourceError, State};
-use crate::rows::{keyset_query, where_clause};
+use crate::rows::{keyset_query, text_tuple, where_clause};
 
 /// When the source takes an initial snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -468,11 +468,7 @@ impl State<'_> {
                 let SimpleQueryMessage::Row(row) = message else {
                     continue;
                 };
-                let tuple = TupleData::from_columns((0..width).map(|i| match row.get(i) {
-                    Some(text) => ColumnValue::Text(text.as_bytes()),
-                    None => ColumnValue::Null,
-                }));
-                let cells: Vec<Cell> = self.row(table.relation.id, &tuple)?;
+                let cells: Vec<Cell> = self.row(table.relation.id, &text_tuple(row, width))?;
                 self.publish_read(&table.published, &cells).await?;
                 count += 1;
                 if keyed {
