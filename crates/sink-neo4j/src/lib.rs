@@ -25,8 +25,9 @@
 //!   sink sends and explains its shape; `params` turns rows into Bolt parameters and
 //!   values into properties Neo4j can store; `retry` is the one table of which failure
 //!   is retried, which stops the sink and which rejects a record.
-//! * `inspect`: [`sluice_sink::Inspect`] for `sluice verify`: a node table row's expected
-//!   properties (the plan's own), one `UNWIND` per chunk, nodes listed by `sluice_key`.
+//! * `inspect`: [`sluice_sink::Inspect`] for `sluice verify`: a row's expected
+//!   [`StoredRow`] (the plan's own: a node's properties and foreign-key targets, or a join
+//!   row's endpoints and properties), one `UNWIND` per chunk, listed by `sluice_key`.
 //! * [`observe`]: this sink's metrics.
 //!
 //! # Identity
@@ -174,4 +175,5 @@ pub use config::{
     Direction, Endpoint, ForeignKey, KEY_PROPERTY, Neo4jConfig, NodeTable, RelationshipTable,
     TOMBSTONE_LABEL, TRUNCATE_FLOOR_LABEL, VERSION_PROPERTY,
 };
+pub use inspect::{StoredForeignKey, StoredRow};
 pub use sink::Neo4jSink;

@@ -6,7 +6,7 @@ use sluice_sink_neo4j::{Endpoint, Neo4jConfig, NodeTable, RelationshipTable};
 
 use crate::support::{Names, TestTable, int, keyed, with_harness};
 
-fn configure(n: &Names, config: &mut Neo4jConfig) {
+pub(crate) fn configure(n: &Names, config: &mut Neo4jConfig) {
     for (table, label) in [("orders", "Order"), ("products", "Product")] {
         config.nodes.insert(
             n.key(table),

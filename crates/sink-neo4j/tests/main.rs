@@ -10,6 +10,8 @@
 //! - `foreign_keys`: a foreign key is a relationship, moved on change, removed on NULL
 //!   and delete; placeholders for targets not arrived yet, filled later.
 //! - `join_tables`: join rows are relationships: create, update, delete, key change.
+//! - `inspect`: `sluice verify`'s reading of the graph compares foreign-key and
+//!   join-table relationships: removed, moved, doubled and extra ones are found.
 //! - `truncate`: older nodes go, newer stay, in any order of the copies, thousands of
 //!   nodes.
 //! - `rejections`: a row the server refuses is rejected with its batch index, the rest
@@ -22,6 +24,7 @@
 
 mod foreign_keys;
 mod graph;
+mod inspect;
 mod join_tables;
 mod outage;
 mod rejections;

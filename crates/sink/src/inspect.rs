@@ -29,6 +29,10 @@ pub enum InspectError {
     /// A row has no stored form (a value with no JSON form, say).
     #[error("a row has no stored form: {0}")]
     Row(String),
+    /// The sink stores nothing for this row by design (a join-table row with a NULL
+    /// endpoint becomes no relationship): its absence is not drift.
+    #[error("the sink stores nothing for this row: {0}")]
+    NotStored(String),
 }
 
 /// One page of a scan of a table's row keys.
@@ -56,7 +60,8 @@ pub trait Inspect: Send {
     ///
     /// # Errors
     ///
-    /// [`InspectError::Row`] when the row has no stored form.
+    /// [`InspectError::Row`] when the row has no stored form; [`InspectError::NotStored`]
+    /// when the sink stores nothing for it by design.
     fn expected(&self, record: &Record) -> Result<Self::Stored, InspectError>;
 
     /// The stored forms of the rows with these canonical keys, in order; `None` where the

@@ -672,12 +672,17 @@ async fn compare<I: Inspect>(
     for ((record, key), stored) in records.iter().zip(keys).zip(stored) {
         outcome.rows_checked += 1;
         match stored {
-            None => {
-                outcome.missing.insert(key);
-            }
+            None => match store.expected(record) {
+                // Nothing stored, as the sink intends for this row.
+                Err(InspectError::NotStored(_)) => {}
+                _ => {
+                    outcome.missing.insert(key);
+                }
+            },
             Some(stored) => match store.expected(record) {
                 Ok(expected) if expected == stored => {}
-                Ok(_) => {
+                // Something stored where the sink stores nothing.
+                Ok(_) | Err(InspectError::NotStored(_)) => {
                     outcome.stale.insert(key);
                 }
                 // The sink could not write this row either (it dead-letters it): the

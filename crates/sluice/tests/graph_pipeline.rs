@@ -8,6 +8,7 @@
 use neo4rs::{Graph, query};
 
 use super::store_pipeline::{start_sink, tail};
+use super::verify::verify;
 use super::*;
 
 /// The labels and relationship types of one test run, unique so that runs share the
@@ -286,6 +287,86 @@ to = {{ table = "{s}.users", columns = ["followee_id"] }}
         &sink_log,
     )
     .await;
+
+    // verify compares the graph with PostgreSQL, relationships included, and --repair
+    // restores relationships removed by hand.
+    let verify_config = h.dir.path().join("verify.toml");
+    std::fs::write(
+        &verify_config,
+        format!(
+            "{}\n[postgres]\nurl = {:?}\n[verify]\npublication = \"{s}_pub\"\nslot = \"{}\"\n\
+             [verify.groups]\nneo4j = \"{s}-neo4j\"\n",
+            std::fs::read_to_string(&sink_config).expect("sink config"),
+            h.url,
+            h.slot()
+        ),
+    )
+    .expect("verify config");
+    let (code, _, output) = verify(&verify_config, &["--settle-seconds", "30"]);
+    assert_eq!(code, 0, "{output}");
+    graph
+        .run(query(&format!(
+            "MATCH (:{})-[r:{}]->(:{} {{id: 10}}) DELETE r",
+            labels.user, labels.placed, labels.order
+        )))
+        .await
+        .expect("remove a PLACED relationship");
+    graph
+        .run(query(&format!(
+            "MATCH (:{} {{id: 10}})-[r:{}]->(:{} {{id: 2}}) DELETE r",
+            labels.order, labels.contains, labels.product
+        )))
+        .await
+        .expect("remove a CONTAINS relationship");
+    let (code, report, output) = verify(&verify_config, &["--settle-seconds", "5"]);
+    assert_eq!(code, 1, "{output}");
+    let drifted: Vec<(String, String, String)> = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .flat_map(|r| {
+            ["missing", "extra", "stale"]
+                .into_iter()
+                .flat_map(move |kind| {
+                    r[format!("{kind}_keys")]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(move |k| {
+                            (
+                                r["table"].as_str().unwrap_or_default().to_owned(),
+                                kind.to_owned(),
+                                k.as_str().unwrap_or_default().to_owned(),
+                            )
+                        })
+                })
+        })
+        .collect();
+    assert_eq!(
+        drifted,
+        [
+            (
+                format!("{s}.order_items"),
+                "missing".into(),
+                r#"["10","2"]"#.into()
+            ),
+            (format!("{s}.orders"), "stale".into(), r#"["10"]"#.into()),
+        ],
+        "{output}"
+    );
+    let source_config = h.dir.path().join("sluice.toml");
+    let source_arg = source_config.to_str().expect("utf-8 path");
+    let (code, _, output) = verify(
+        &verify_config,
+        &[
+            "--settle-seconds",
+            "30",
+            "--repair",
+            "--source-config",
+            source_arg,
+        ],
+    );
+    assert_eq!(code, 0, "{output}");
 
     assert!(terminate(sink).success(), "{}", tail(&sink_log));
     assert!(terminate(source).success());
