@@ -88,6 +88,11 @@ kafka_ready() {
         -cp "$(java_classpath kafka)" KafkaProbe "127.0.0.1:$SLUICE_KAFKA_PORT"
 }
 
+# What the broker says about itself (cluster id, brokers, topics), for `stack status`.
+kafka_answer() {
+    kafka_ready
+}
+
 kafka_stop() {
     # A clean KRaft shutdown (controlled shutdown, flushing logs) takes a few seconds.
     stop_pid kafka 60

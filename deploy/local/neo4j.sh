@@ -44,6 +44,15 @@ neo4j_ready() {
         --query 'RETURN 1 AS n' --expect 1
 }
 
+# What the server says about itself, for `stack status`.
+neo4j_answer() {
+    python3 "$SLUICE_LOCAL_DIR/neo4j/bolt_probe.py" --timeout 10 \
+        --host 127.0.0.1 --port "$SLUICE_NEO4J_PORT" --bolt 4.4 \
+        --query 'CALL dbms.components() YIELD name, versions, edition
+                 RETURN name + " " + versions[0] + " " + edition AS v' |
+        sed -n 's/^record \["\(.*\)"\]$/\1/p'
+}
+
 neo4j_stop() {
     stop_pid neo4j 60
 }

@@ -63,6 +63,14 @@ opensearch_ready() {
         [[ "$health" =~ \"status\":\"(green|yellow)\" ]]
 }
 
+# What the node says about itself, for `stack status`.
+opensearch_answer() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$SLUICE_SEARCH_PORT/" | python3 -c '
+import json, sys
+info = json.load(sys.stdin)
+print("OpenSearch " + info["version"]["number"] + ", cluster " + info["cluster_name"])'
+}
+
 opensearch_stop() {
     stop_pid opensearch 60
 }

@@ -99,6 +99,15 @@ postgres_ready() {
         "SELECT current_setting('wal_level') = 'logical'" 2>/dev/null | grep -qx t
 }
 
+# What the server says about itself, for `stack status`.
+postgres_answer() {
+    PGPASSWORD=sluice PGCONNECT_TIMEOUT=5 timeout 10 \
+        psql "postgres://sluice@127.0.0.1:$SLUICE_PG_PORT/sluice" -tAc \
+        "SELECT 'PostgreSQL ' || current_setting('server_version') || ', wal_level ' \
+           || current_setting('wal_level') || ', ' \
+           || current_setting('max_replication_slots') || ' replication slots'"
+}
+
 postgres_stop() {
     local bin
     bin="$(pg_bin_dir)"

@@ -24,6 +24,12 @@ redis_ready() {
     timeout 5 redis-cli -h 127.0.0.1 -p "$SLUICE_REDIS_PORT" SET sluice:stack:ready 1 EX 5 | grep -qx OK
 }
 
+# What the server says about itself, for `stack status`.
+redis_answer() {
+    timeout 5 redis-cli -h 127.0.0.1 -p "$SLUICE_REDIS_PORT" INFO server |
+        tr -d '\r' | sed -n 's/^redis_version:/Redis /p'
+}
+
 redis_stop() {
     redis-cli -h 127.0.0.1 -p "$SLUICE_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
     stop_pid redis 20
