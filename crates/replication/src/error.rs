@@ -25,6 +25,8 @@ use sluice_pgoutput::DecodeError;
 /// | any other server error (`28P01`, `28000`, `42501`, `42704`, `55006`, `55000`, ...) | no | a person has to change something; [`DbError::operator_advice`] says what |
 /// | TLS, authentication, configuration and protocol errors raised by this client | no | same |
 /// | a CopyData payload that is not a valid `w`/`k` message ([`ReplicationError::Decode`]) | no | the server would send the same bytes again |
+/// | [`ReplicationError::SqlConnection`] closed, or with an I/O error among its causes | yes | as for I/O errors above |
+/// | any other [`ReplicationError::SqlConnection`] (TLS required but not offered, client-side authentication) | no | a person has to change the URL or the server |
 ///
 /// `55006` (slot active for another PID) is permanent on purpose: the design runs one active
 /// reader per slot with a standby replica waiting, and a reader that silently keeps retrying
@@ -82,6 +84,12 @@ pub enum ReplicationError {
     /// ([`ReplicationMessage::parse`](crate::ReplicationMessage::parse) refused it).
     #[error("malformed replication message: {0}")]
     Decode(#[from] DecodeError),
+    /// [`connect_sql_client`](crate::connect_sql_client) failed for a reason that is neither
+    /// the server's error ([`ReplicationError::Server`]) nor a refused certificate
+    /// ([`ReplicationError::Tls`]): the network, the server not offering TLS that sslmode
+    /// requires, an authentication step on the client side.
+    #[error("cannot open the SQL connection: {0}")]
+    SqlConnection(#[source] tokio_postgres::Error),
 }
 
 impl ReplicationError {
@@ -94,6 +102,7 @@ impl ReplicationError {
             | ReplicationError::ConnectionClosed
             | ReplicationError::Timeout { .. } => true,
             ReplicationError::Server(db) => db.is_retryable(),
+            ReplicationError::SqlConnection(error) => is_transport_failure(error),
             ReplicationError::Tls(_)
             | ReplicationError::TlsNotSupported { .. }
             | ReplicationError::TlsConfig(_)
@@ -129,6 +138,19 @@ impl ReplicationError {
             None => ReplicationError::Io(error),
         }
     }
+}
+
+/// Whether a `tokio-postgres` error means the connection or the network failed (closed, or
+/// an I/O error somewhere in its causes), rather than something a person has to change.
+fn is_transport_failure(error: &tokio_postgres::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current.is::<io::Error>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    error.is_closed()
 }
 
 impl From<DbError> for ReplicationError {
@@ -314,6 +336,21 @@ impl DbError {
             where_,
             routine,
         })
+    }
+
+    /// The same error, as `tokio-postgres` parsed it.
+    pub(crate) fn from_tokio_postgres(db: &tokio_postgres::error::DbError) -> DbError {
+        DbError {
+            severity: db
+                .parsed_severity()
+                .map_or_else(|| db.severity().to_owned(), |s| s.to_string()),
+            code: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            detail: db.detail().map(str::to_owned),
+            hint: db.hint().map(str::to_owned),
+            where_: db.where_().map(str::to_owned),
+            routine: db.routine().map(str::to_owned),
+        }
     }
 
     #[cfg(test)]

@@ -40,7 +40,10 @@
 //! gap is the CopyBothResponse (`W`) message, whose frame we read ourselves.
 //!
 //! Everything that is not replication (publications, the snapshot transaction, catalog
-//! queries) stays on ordinary `tokio-postgres` connections.
+//! queries) stays on ordinary `tokio-postgres` connections, opened with
+//! [`connect_sql_client`] from the same [`ReplicationConfig`]: same URL, same `sslmode`,
+//! same trusted roots, so a server that accepts only TLS is reached by both kinds of
+//! connection or by neither.
 //!
 //! # Progress tracking: why the flushed LSN moves only after Kafka acknowledged
 //!
@@ -108,6 +111,7 @@
 mod client;
 mod config;
 mod error;
+mod sql_client;
 mod stream;
 mod tls;
 mod wire;
@@ -121,6 +125,7 @@ pub use config::{
     TlsMode,
 };
 pub use error::{DbError, ReplicationError, sqlstate};
+pub use sql_client::connect_sql_client;
 // The stream's framing and positions belong to sluice-pgoutput: re-exported, not copied.
 pub use sluice_pgoutput::{
     DecodeError, Lsn, ParseLsnError, PgTimestamp, PrimaryKeepalive, ReplicationMessage,

@@ -37,7 +37,9 @@ pub(crate) async fn handshake(
         .map_err(ReplicationError::from_tls_io)
 }
 
-fn client_config(mode: &TlsMode) -> Result<ClientConfig, ReplicationError> {
+/// The rustls client configuration of `mode`, shared by the replication connection and
+/// [`connect_sql_client`](crate::connect_sql_client) so both trust exactly the same.
+pub(crate) fn client_config(mode: &TlsMode) -> Result<ClientConfig, ReplicationError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()

@@ -287,9 +287,11 @@ pub(crate) async fn run(
     let wanted = |kind: &str| args.stores.is_empty() || args.stores.iter().any(|s| s == kind);
     let settle = Duration::from_secs(args.settle_seconds.unwrap_or(section.settle_seconds));
 
-    let (pg, connection) = tokio_postgres::connect(postgres.url.expose(), tokio_postgres::NoTls)
+    let replication_config = sluice_replication::ReplicationConfig::from_url(postgres.url.expose())
+        .map_err(SourceError::from)?;
+    let (pg, connection) = sluice_replication::connect_sql_client(&replication_config)
         .await
-        .map_err(VerifyError::from)?;
+        .map_err(SourceError::from)?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "the PostgreSQL connection ended");

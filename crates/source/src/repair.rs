@@ -32,7 +32,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sluice_event::v1;
 use sluice_pgoutput::{Cell, ColumnValue, Lsn, TupleData};
-use sluice_replication::{ReplicationClient, ReplicationConfig, SnapshotAction, quote_identifier};
+use sluice_replication::{
+    ReplicationClient, ReplicationConfig, SnapshotAction, connect_sql_client, quote_identifier,
+};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::publish::Publisher;
@@ -80,7 +82,7 @@ pub async fn reemit(
     requests: &[RepairRequest],
 ) -> Result<Reemitted, SourceError> {
     let (catalog, connection) =
-        tokio_postgres::connect(&config.postgres_url, tokio_postgres::NoTls).await?;
+        connect_sql_client(&ReplicationConfig::from_url(&config.postgres_url)?).await?;
     let driver = tokio::spawn(connection);
     let registry = crate::load_registry(&catalog).await?;
     let database: String = catalog

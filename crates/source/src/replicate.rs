@@ -47,9 +47,9 @@ use sluice_pgoutput::{
 };
 use sluice_pgvalue::{CATALOG_QUERY, PgTypeRow, TypeRegistry};
 use sluice_replication::{
-    ReplicationClient, ReplicationConfig, ReplicationError, quote_publication_names,
+    ReplicationClient, ReplicationConfig, ReplicationError, connect_sql_client,
+    quote_publication_names,
 };
-use tokio_postgres::NoTls;
 
 use crate::filter::TablePlan;
 use crate::observe;
@@ -186,7 +186,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<Lsn, SourceError> {
     observe::describe();
-    let (catalog, connection) = tokio_postgres::connect(&config.postgres_url, NoTls).await?;
+    let (catalog, connection) =
+        connect_sql_client(&ReplicationConfig::from_url(&config.postgres_url)?).await?;
     // Kept for the whole run: primary keys of REPLICA IDENTITY FULL tables, heartbeats.
     let _connection = AbortOnDrop(tokio::spawn(connection));
     let registry = load_registry(&catalog).await?;

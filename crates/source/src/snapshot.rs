@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sluice_pgoutput::{Cell, Column, Lsn, Relation, ReplicaIdentity};
-use sluice_replication::{quote_identifier, quote_literal};
+use sluice_replication::{ReplicationConfig, connect_sql_client, quote_identifier, quote_literal};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::observe;
@@ -193,7 +193,8 @@ pub(crate) async fn connect(
     postgres_url: &str,
     exported: Option<&str>,
 ) -> Result<Client, SourceError> {
-    let (client, connection) = tokio_postgres::connect(postgres_url, tokio_postgres::NoTls).await?;
+    let (client, connection) =
+        connect_sql_client(&ReplicationConfig::from_url(postgres_url)?).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "the snapshot connection ended");

@@ -21,12 +21,12 @@ pub(crate) async fn config() -> ReplicationConfig {
         .unwrap_or_else(|e| panic!("the shared server's URL {url:?} is not usable: {e}"))
 }
 
-/// An ordinary (non-replication) connection to the shared server.
+/// An ordinary (non-replication) connection to the shared server, opened as the source
+/// opens its own: `connect_sql_client` on the same configuration.
 pub(crate) async fn sql() -> tokio_postgres::Client {
-    let url = url().await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    let (client, connection) = sluice_replication::connect_sql_client(&config().await)
         .await
-        .unwrap_or_else(|e| panic!("ordinary connection to the shared server {url}: {e}"));
+        .unwrap_or_else(|e| panic!("ordinary connection to the shared server: {e}"));
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             eprintln!("ordinary connection ended: {error}");

@@ -1,5 +1,6 @@
 //! MD5, clear-text password and TLS, on a throwaway cluster (`scripts/throwaway-cluster.sh`):
-//! the shared server's pg_hba.conf and TLS settings are not ours to change.
+//! the shared server's pg_hba.conf and TLS settings are not ours to change. The ordinary SQL
+//! connections of `connect_sql_client` are checked against the same TLS-only role.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::process::Command;
 
 use sluice_replication::{
     AuthMethod, ChannelBinding, Password, ReplicationClient, ReplicationConfig, ReplicationError,
-    SnapshotAction, TlsMode, sqlstate,
+    SnapshotAction, TlsMode, connect_sql_client, sqlstate,
 };
 
 fn script() -> PathBuf {
@@ -103,6 +104,123 @@ async fn ssl_in_use(client: &mut ReplicationClient) -> bool {
         .await
         .expect("pg_stat_ssl");
     rows == vec![vec![Some("t".to_owned())]]
+}
+
+/// An ordinary SQL connection through `connect_sql_client`, its I/O driven by a task.
+async fn sql_client(
+    config: &ReplicationConfig,
+) -> Result<tokio_postgres::Client, ReplicationError> {
+    let (client, connection) = connect_sql_client(config).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            eprintln!("SQL connection ended: {error}");
+        }
+    });
+    Ok(client)
+}
+
+async fn sql_ssl_in_use(client: &tokio_postgres::Client) -> bool {
+    client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl")
+        .get(0)
+}
+
+/// The ordinary SQL connections (catalog, snapshot, repair, verify) follow the replication
+/// connection's TLS policy: `sluice_tls` is `hostssl` only, as on RDS with rds.force_ssl.
+async fn sql_connections_follow_the_tls_policy(cluster: &Cluster) {
+    // verify-full with the CA, from the URL a user writes (keys tokio-postgres would refuse),
+    // by DNS name and by IP address, SCRAM bound to the channel.
+    for host in ["localhost", "127.0.0.1"] {
+        let url = format!(
+            "postgres://sluice_tls:tlspass@{host}:{}/sluice?sslmode=verify-full&sslrootcert={}\
+             &channel_binding=require&application_name=sluice-sql-test",
+            cluster.port,
+            cluster.ca_file.display()
+        );
+        let config = ReplicationConfig::from_url(&url).expect("URL");
+        let client = sql_client(&config)
+            .await
+            .unwrap_or_else(|e| panic!("verify-full SQL connection via {host}: {e}"));
+        assert!(sql_ssl_in_use(&client).await, "{host}");
+        let name: String = client
+            .query_one("SHOW application_name", &[])
+            .await
+            .expect("SHOW")
+            .get(0);
+        assert_eq!(name, "sluice-sql-test");
+    }
+
+    // require and prefer: TLS without a certificate check.
+    for tls in [TlsMode::Require, TlsMode::Prefer] {
+        let config = cluster.config("127.0.0.1", "sluice_tls", "tlspass", tls.clone());
+        let client = sql_client(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{tls:?}: {e}"));
+        assert!(sql_ssl_in_use(&client).await, "{tls:?}");
+    }
+
+    // sslmode=disable: the server refuses clear text for this role, permanently, with advice.
+    let clear = cluster.config("127.0.0.1", "sluice_tls", "tlspass", TlsMode::Disable);
+    let error = sql_client(&clear).await.expect_err("hostnossl reject");
+    assert_eq!(
+        error.code(),
+        Some(sqlstate::INVALID_AUTHORIZATION_SPECIFICATION),
+        "{error}"
+    );
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("pg_hba.conf"), "{error}");
+    // ...while a role allowed in clear text still connects without TLS.
+    let md5 = cluster.config("127.0.0.1", "sluice_md5", "md5pass", TlsMode::Disable);
+    let client = sql_client(&md5).await.expect("md5 in clear text");
+    assert!(!sql_ssl_in_use(&client).await);
+
+    // verify-full without the CA: the test CA is not among the system's roots.
+    let system_roots = cluster.config(
+        "127.0.0.1",
+        "sluice_tls",
+        "tlspass",
+        TlsMode::VerifyFull { ca_file: None },
+    );
+    let error = sql_client(&system_roots)
+        .await
+        .expect_err("the test CA is not a system root");
+    assert!(
+        matches!(
+            error,
+            ReplicationError::Tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            )) | ReplicationError::TlsConfig(_)
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    // verify-full with the CA, but a name the certificate does not carry.
+    let wrong_name = cluster.config("127.0.0.2", "sluice_tls", "tlspass", cluster.verify_full());
+    let error = sql_client(&wrong_name)
+        .await
+        .expect_err("127.0.0.2 is not in the certificate");
+    assert!(
+        matches!(
+            error,
+            ReplicationError::Tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. }
+            ))
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+
+    // A wrong password is the server's error, as for replication.
+    let wrong = cluster.config("127.0.0.1", "sluice_tls", "nope", cluster.verify_full());
+    let error = sql_client(&wrong).await.expect_err("wrong password");
+    assert_eq!(error.code(), Some(sqlstate::INVALID_PASSWORD), "{error}");
+    assert!(!error.is_retryable());
 }
 
 /// One test for the whole cluster, so it is started and removed once.
@@ -213,6 +331,8 @@ async fn md5_cleartext_and_tls_on_a_throwaway_cluster() {
         "{error:?}"
     );
     assert!(!error.is_retryable());
+
+    sql_connections_follow_the_tls_policy(&cluster).await;
 
     // A hostssl-only role in clear text: pg_hba rejects it, permanently, with advice.
     let clear_tls_role = cluster.config("127.0.0.1", "sluice_tls", "tlspass", TlsMode::Disable);
