@@ -52,7 +52,7 @@ faults: stack-up
 
 # Fuzz the pgoutput decoder for SECONDS (needs a nightly toolchain and cargo-fuzz).
 fuzz seconds="300":
-    cd crates/pgoutput && for target in decode decode_session; do \
+    cd crates/pgoutput && for target in decode decode_session typed_values; do \
         mkdir -p fuzz/corpus/$target && \
-        cargo +nightly fuzz run $target fuzz/corpus/$target fuzz/seeds/$target -- -max_total_time={{seconds}} -max_len=512; \
+        cargo +nightly fuzz run $target fuzz/corpus/$target fuzz/seeds/$target -- -max_total_time={{seconds}} -max_len=512 -malloc_limit_mb=64; \
     done

@@ -4,7 +4,9 @@
 //! values, and those must render back to what PostgreSQL itself prints for the row.
 
 use bytes::Bytes;
-use sluice_pgoutput::{Cell, Decoder, LogicalMessage, OldTuple, RelationCache, typed_row};
+use sluice_pgoutput::{
+    Cell, Decoder, LogicalMessage, OldTuple, RelationCache, register_type_name, typed_row,
+};
 use sluice_pgvalue::{TypeRegistry, Value};
 use sluice_testkit::{Server, address, unique_name};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
@@ -28,6 +30,9 @@ const COLUMNS: &[(&str, &str)] = &[
         "'123456789012345678901234567890.000000000000000000001'",
     ),
     ("numeric(10,2)", "'NaN'"),
+    ("numeric", "'Infinity'"),
+    ("numeric", "'-Infinity'"),
+    ("float4", "'Infinity'"),
     ("text", "'naïve \"quoted\", {braced} \\ backslash'"),
     ("varchar(20)", "'short'"),
     ("bpchar(5)", "'ab'"),
@@ -36,10 +41,14 @@ const COLUMNS: &[(&str, &str)] = &[
     ("json", "'{\"a\": [1, 2.5, null]}'"),
     ("jsonb", "'{\"b\": {\"c\": true}}'"),
     ("date", "'0044-03-15 BC'"),
+    ("date", "'infinity'"),
     ("time", "'23:59:59.999999'"),
     ("timetz", "'04:05:06.789-08'"),
     ("timestamp", "'infinity'"),
     ("timestamptz", "'2024-02-29 23:30:00.123456+05:30'"),
+    ("timestamptz", "'-infinity'"),
+    // Printed in the session's zone with its local mean time offset, +05:53:28.
+    ("timestamptz", "'0044-03-15 12:00:00+00 BC'"),
     ("interval", "'-1 years 2 mons -3 days 04:05:06.789'"),
     ("inet", "'2001:db8::1/64'"),
     ("cidr", "'10.1.0.0/16'"),
@@ -196,6 +205,85 @@ async fn unchanged_toast_and_old_keys_are_kept_apart() {
     assert_eq!(old[0], Cell::Value(Value::Int8(1)));
 
     drop_slot(&client, &slot, &table).await;
+}
+
+#[tokio::test]
+async fn types_it_does_not_know_become_text_with_their_names() {
+    let client = connect().await;
+    let table = unique_name("decoder_unknown");
+    let (pair, mood) = (format!("{table}_pair"), format!("{table}_mood"));
+    client
+        .batch_execute(&format!(
+            "CREATE TYPE {pair} AS (n int4, label text);
+             CREATE TYPE {mood} AS ENUM ('sad', 'happy');
+             CREATE TABLE {table} (id int8 PRIMARY KEY, p point, pair {pair}, mood {mood},
+                                   moods {mood}[]);
+             CREATE PUBLICATION {table}_pub FOR TABLE {table};"
+        ))
+        .await
+        .expect("create types, table and publication");
+    let slot = format!("{table}_slot");
+    client
+        .execute(
+            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
+            &[&slot],
+        )
+        .await
+        .expect("create slot");
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {table} VALUES (1, '(1.5,-2)', ROW(7, 'x y'), 'happy', '{{sad,happy}}')"
+        ))
+        .await
+        .expect("insert the row");
+
+    // A registry loaded before the types existed: it knows only the built-in types, and
+    // learns the others' names from pgoutput's Type messages.
+    let mut registry = TypeRegistry::new();
+    let messages = changes(&client, &slot, &format!("{table}_pub"), false).await;
+    let mut announced = Vec::new();
+    for message in &messages {
+        if let LogicalMessage::Type(type_message) = message {
+            assert!(register_type_name(&mut registry, type_message));
+            announced.push(type_message.name.clone());
+        }
+    }
+    announced.sort();
+    let mut expected_names = vec![pair.clone(), mood.clone(), format!("_{mood}")];
+    expected_names.sort();
+    assert_eq!(announced, expected_names, "a Type message per user type");
+
+    let row = inserted_row(&messages, &registry);
+    let names: Vec<Option<&str>> = row[1..]
+        .iter()
+        .map(|cell| match cell {
+            Cell::Value(Value::Other(other)) => other.type_name.as_deref(),
+            cell => panic!("not Value::Other: {cell:?}"),
+        })
+        .collect();
+    let array = format!("_{mood}");
+    assert_eq!(
+        names,
+        [
+            Some("point"),
+            Some(pair.as_str()),
+            Some(mood.as_str()),
+            Some(array.as_str())
+        ]
+    );
+    let expected = row_as_text(&client, &table).await;
+    for (cell, expected) in row.iter().zip(&expected).skip(1) {
+        let Cell::Value(value) = cell else {
+            unreachable!()
+        };
+        assert_eq!(Some(value.to_pg_text()), *expected);
+    }
+
+    drop_slot(&client, &slot, &table).await;
+    client
+        .batch_execute(&format!("DROP TYPE {pair}; DROP TYPE {mood};"))
+        .await
+        .expect("drop types");
 }
 
 async fn connect() -> Client {

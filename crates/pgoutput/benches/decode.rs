@@ -14,7 +14,7 @@
 //! Timed: `ReplicationMessage::parse` + `Decoder::decode` of every payload; then with
 //! `RelationCache::check_change`; then with `typed_row` turning every value into a
 //! `sluice_pgvalue::Value` (what the source does). Each variant runs 3 times; the best run
-//! is reported.
+//! is reported. `--only decode|check|typed` runs one variant (for profiling).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -132,6 +132,17 @@ enum Depth {
     TypedValues,
 }
 
+impl Depth {
+    /// The variant's name for `--only`.
+    fn name(self) -> &'static str {
+        match self {
+            Depth::Decode => "decode",
+            Depth::CheckSchema => "check",
+            Depth::TypedValues => "typed",
+        }
+    }
+}
+
 /// Decodes every payload; returns the number of inserted rows seen.
 fn run(frames: &[Bytes], proto: u32, depth: Depth) -> Result<u64, Box<dyn std::error::Error>> {
     let mut decoder = Decoder::new(proto)?;
@@ -188,8 +199,9 @@ fn load_stream(path: &str) -> Result<(Vec<Bytes>, usize), Box<dyn std::error::Er
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `cargo bench` passes `--bench`; `--stream FILE` and `--proto N` take a value; the first
-    // other numeric argument, if any, is the row count of the synthesized stream.
+    // `cargo bench` passes `--bench`; `--stream FILE`, `--proto N` and `--only VARIANT` take
+    // a value; the first other numeric argument, if any, is the row count of the synthesized
+    // stream.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let option = |name: &str| {
         args.iter()
@@ -205,9 +217,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (frames, total, format!("captured {path}"))
         }
         None => {
+            let is_option_value = |i: usize| {
+                i.checked_sub(1)
+                    .and_then(|i| args.get(i))
+                    .is_some_and(|a| ["--stream", "--proto", "--only"].contains(&a.as_str()))
+            };
             let rows: u64 = args
                 .iter()
-                .find_map(|a| a.parse().ok())
+                .enumerate()
+                .filter(|&(i, _)| !is_option_value(i))
+                .find_map(|(_, a)| a.parse().ok())
                 .unwrap_or(1_000_000);
             let (frames, total) = build_stream(rows);
             (frames, total, "synthesized".to_owned())
@@ -222,11 +241,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         total_bytes as f64 / rows.max(1) as f64,
         started.elapsed()
     );
+    let only = option("--only");
     for (label, depth) in [
         ("framing + decode", Depth::Decode),
         ("framing + decode + relation check", Depth::CheckSchema),
         ("framing + decode + typed values", Depth::TypedValues),
     ] {
+        if only.as_deref().is_some_and(|only| only != depth.name()) {
+            continue;
+        }
         let mut best = Duration::MAX;
         for _ in 0..3 {
             let started = Instant::now();

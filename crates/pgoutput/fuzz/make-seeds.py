@@ -32,7 +32,54 @@ decode_seeds = {
     "xlogdata_insert": b"\x00" + xlog,
 }
 session = b"\x01" + b"".join(bytes([len(m)]) + m for m in stream[:6] + stream[41:42])
-for directory, seeds in (("decode", decode_seeds), ("decode_session", {"stream_block_v2": session})):
+
+
+def relation_types(message):
+    """The column type OIDs of a protocol-1 Relation message."""
+    at = 5
+    for _ in range(2):  # namespace, name
+        at = message.index(b"\0", at) + 1
+    at += 1  # replica identity
+    (count,) = struct.unpack_from(">H", message, at)
+    at += 2
+    types = []
+    for _ in range(count):
+        at = message.index(b"\0", at + 1) + 1  # flags, name
+        types.append(struct.unpack_from(">I", message, at)[0])
+        at += 8
+    return types
+
+
+def tuple_values(message):
+    """The (kind, bytes) of each column of a protocol-1 Insert message."""
+    at = 6  # tag, relation id, 'N'
+    (count,) = struct.unpack_from(">H", message, at)
+    at += 2
+    values = []
+    for _ in range(count):
+        kind = message[at : at + 1]
+        at += 1
+        if kind in (b"t", b"b"):
+            (length,) = struct.unpack_from(">i", message, at)
+            values.append((kind, message[at + 4 : at + 4 + length]))
+            at += 4 + length
+    return values
+
+
+# typed_values: selector (bit 0: binary), type OID, value; the first insert's short values,
+# in text and in binary, typed by the fixture's Relation message.
+typed_seeds = {}
+for selector, messages_of in ((0, basic), (1, messages("basic_v1_binary.hex"))):
+    types = relation_types(messages_of[2])
+    for oid, (kind, value) in zip(types, tuple_values(messages_of[3])):
+        if len(value) <= 64:
+            name = f"{'binary' if selector else 'text'}_{oid}"
+            typed_seeds[name] = bytes([selector]) + struct.pack(">I", oid) + value
+for directory, seeds in (
+    ("decode", decode_seeds),
+    ("decode_session", {"stream_block_v2": session}),
+    ("typed_values", typed_seeds),
+):
     out = root / "fuzz" / "seeds" / directory
     out.mkdir(parents=True, exist_ok=True)
     for name, data in seeds.items():

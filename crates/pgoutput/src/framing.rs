@@ -10,7 +10,7 @@
 //! converse (encodes `w`/`k`, parses `r`/`h`) so tests can play the server. The CopyData
 //! envelope itself (`d`, length) is the PostgreSQL client library's business.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, MessageKind};
 use crate::lsn::{Lsn, PgTimestamp};
@@ -66,11 +66,20 @@ impl ReplicationMessage {
         match tag {
             b'w' => {
                 let mut reader = Reader::new(&payload, 1, MessageKind::XLogData);
+                let wal_start = reader.lsn("WAL start")?;
+                let wal_end = reader.lsn("WAL end")?;
+                let server_clock = reader.timestamp("server clock")?;
+                // The payload is ours: advancing it past the header hands it over as the
+                // data without touching its reference count (slicing would add one).
+                // (The reader has just read that far, so the payload is at least that long.)
+                let header_len = reader.position();
+                let mut data = payload;
+                data.advance(header_len);
                 Ok(ReplicationMessage::XLogData(XLogData {
-                    wal_start: reader.lsn("WAL start")?,
-                    wal_end: reader.lsn("WAL end")?,
-                    server_clock: reader.timestamp("server clock")?,
-                    data: reader.rest(),
+                    wal_start,
+                    wal_end,
+                    server_clock,
+                    data,
                 }))
             }
             b'k' => {

@@ -20,11 +20,11 @@
 //!   (an xid prefix inside streamed blocks, protocol-4 fields), so [`Decoder`] holds the
 //!   negotiated protocol version and the Stream Start / Stream Stop state. See [`decoder`].
 //! * **Zero-copy values.** A row ([`TupleData`]) is one [`bytes::Bytes`] slice of the
-//!   received buffer plus the position of each value; values are read as borrowed
-//!   [`ColumnValue`]s. Decoding a row costs one reference-count increment and one small `Vec`
-//!   whatever its width (a `Bytes` per value spent a third of the time in atomic reference
-//!   counting). Names (relation, column, prefix, GID) are `String`s: they are rare (Relation
-//!   messages) and convenient.
+//!   received buffer, its layout checked once when decoded; values are read as borrowed
+//!   [`ColumnValue`]s by walking it. Decoding a row costs one reference-count increment and
+//!   no allocation whatever its width (a `Bytes` per value spent a third of the time in
+//!   atomic reference counting; see [`tuple`]). Names (relation, column, prefix, GID) are
+//!   `String`s: they are rare (Relation messages) and convenient.
 //! * **Never panic, never over-allocate.** Input comes from the network; every malformed
 //!   input is a [`DecodeError`] that names the message kind, the field and the byte offset,
 //!   and counts are checked against the remaining bytes before anything is reserved.
@@ -33,7 +33,9 @@
 //!   shows up at once instead of as silently shifted fields.
 //! * **Typed values on request.** [`typed_row`] reads a row through its relation's column
 //!   types into [`sluice_pgvalue::Value`]s, keeping NULL and unchanged TOAST apart from
-//!   values. It is a separate step so filtered-out columns cost nothing. See [`row`].
+//!   values. It is a separate step so filtered-out columns cost nothing. A type the
+//!   registry does not know becomes text, named from its Type message once
+//!   [`register_type_name`] has recorded it. See [`row`].
 //! * **Encoder included.** Every message can be encoded back ([`LogicalMessage::encode`]);
 //!   tests use it to play a replication server. See [`message`].
 #![warn(missing_docs, unreachable_pub)]
@@ -63,5 +65,5 @@ pub use message::{
     TruncateOptions, Type, Update, Xid,
 };
 pub use relation::RelationCache;
-pub use row::{Cell, RowError, typed_row};
+pub use row::{Cell, RowError, register_type_name, typed_row};
 pub use tuple::{ColumnValue, TupleData};

@@ -137,13 +137,6 @@ impl<'a> Reader<'a> {
         self.data.slice(start.min(self.position)..self.position)
     }
 
-    /// The rest of the message, zero-copy.
-    pub(crate) fn rest(&mut self) -> Bytes {
-        let start = self.position.min(self.data.len());
-        self.position = self.data.len();
-        self.data.slice(start..)
-    }
-
     /// A NUL-terminated UTF-8 string (PostgreSQL's `String` type).
     pub(crate) fn string(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let offset = self.position;

@@ -17,6 +17,7 @@
 //! changes (in order); after a Stream Abort, drop them.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::error::DecodeError;
@@ -26,8 +27,39 @@ use crate::tuple::TupleData;
 /// Relations by id and types by OID, as last announced by the server.
 #[derive(Debug, Clone, Default)]
 pub struct RelationCache {
-    relations: HashMap<Oid, Arc<Relation>>,
-    types: HashMap<Oid, Arc<Type>>,
+    relations: OidMap<Arc<Relation>>,
+    types: OidMap<Arc<Type>>,
+}
+
+/// A map keyed by OID. The cache is probed once per change, so the key is hashed by one
+/// multiplication instead of SipHash: the keys are OIDs the server assigned, so the
+/// protection SipHash gives against keys chosen to collide buys nothing here.
+type OidMap<V> = HashMap<Oid, V, BuildHasherDefault<OidHasher>>;
+
+/// Fibonacci hashing of a 32-bit key (other writes, which `Oid` keys never make, are
+/// folded in byte by byte).
+#[derive(Debug, Default)]
+struct OidHasher(u64);
+
+impl OidHasher {
+    /// 2^64 divided by the golden ratio.
+    const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+}
+
+impl Hasher for OidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(Self::MULTIPLIER);
+        }
+    }
+
+    fn write_u32(&mut self, key: u32) {
+        self.0 = (self.0 ^ u64::from(key)).wrapping_mul(Self::MULTIPLIER);
+    }
 }
 
 impl RelationCache {

@@ -12,7 +12,7 @@
 
 use sluice_pgvalue::{TypeRegistry, Value, ValueError, decode_binary, decode_text};
 
-use crate::message::Relation;
+use crate::message::{Column, Relation, Type};
 use crate::tuple::{ColumnValue, TupleData};
 
 /// One column of a typed row.
@@ -60,6 +60,9 @@ pub enum RowError {
 }
 
 /// Converts every column of `tuple` to a [`Cell`], using the column types of `relation`.
+///
+/// A type `registry` does not know is not an error: its text becomes a [`Value::Other`],
+/// named when the registry has the name (see [`register_type_name`]).
 pub fn typed_row(
     relation: &Relation,
     tuple: &TupleData,
@@ -73,35 +76,64 @@ pub fn typed_row(
             relation: relation.columns.len(),
         });
     }
-    relation
-        .columns
-        .iter()
-        .zip(tuple.iter())
-        .map(|(column, value)| {
-            let typed = match value {
-                ColumnValue::Null => return Ok(Cell::Null),
-                ColumnValue::UnchangedToast => return Ok(Cell::UnchangedToast),
-                ColumnValue::Text(bytes) => {
-                    decode_text(registry, column.type_oid, column.type_modifier, bytes)
-                }
-                ColumnValue::Binary(bytes) => {
-                    decode_binary(registry, column.type_oid, column.type_modifier, bytes)
-                }
-            };
-            typed.map(Cell::Value).map_err(|source| RowError::Value {
-                schema: relation.namespace.clone(),
-                table: relation.name.clone(),
-                column: column.name.clone(),
-                source: Box::new(source),
-            })
-        })
-        .collect()
+    // One allocation of the right size: collecting an iterator of `Result`s cannot know the
+    // length, so it would start small and grow.
+    let mut row = Vec::with_capacity(tuple.len());
+    for (column, value) in relation.columns.iter().zip(tuple.iter()) {
+        let typed = match value {
+            ColumnValue::Null => Cell::Null,
+            ColumnValue::UnchangedToast => Cell::UnchangedToast,
+            ColumnValue::Text(bytes) => {
+                decode_text(registry, column.type_oid, column.type_modifier, bytes)
+                    .map(Cell::Value)
+                    .map_err(|source| value_error(relation, column, source))?
+            }
+            ColumnValue::Binary(bytes) => {
+                decode_binary(registry, column.type_oid, column.type_modifier, bytes)
+                    .map(Cell::Value)
+                    .map_err(|source| value_error(relation, column, source))?
+            }
+        };
+        row.push(typed);
+    }
+    Ok(row)
+}
+
+/// Records the name of a type announced by a Type message in `registry`, for a type it has
+/// no entry for (one created after the registry was loaded from the catalog): values of the
+/// type then decode as [`Value::Other`] carrying the name rather than none. A type the
+/// registry knows is left alone, since its catalog entry also knows the type's shape (enum,
+/// domain, array...). Returns whether the name was recorded.
+///
+/// The name follows [`sluice_pgvalue::CATALOG_QUERY`]: bare in `pg_catalog` and `public`,
+/// else qualified by its schema.
+pub fn register_type_name(registry: &mut TypeRegistry, announced: &Type) -> bool {
+    if registry.get(announced.oid).is_some() {
+        return false;
+    }
+    let name = match announced.namespace.as_str() {
+        "" | "pg_catalog" | "public" => announced.name.clone(),
+        _ => announced.qualified_name(),
+    };
+    // `,` separates array elements of every type but `box`, which is built in.
+    registry.register_base(announced.oid, &name, b',');
+    true
+}
+
+#[cold]
+fn value_error(relation: &Relation, column: &Column, source: ValueError) -> RowError {
+    RowError::Value {
+        schema: relation.namespace.clone(),
+        table: relation.name.clone(),
+        column: column.name.clone(),
+        source: Box::new(source),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{Column, ReplicaIdentity};
+    use crate::message::ReplicaIdentity;
 
     fn relation() -> Relation {
         let column = |flags, name: &str, type_oid| Column {
@@ -159,6 +191,49 @@ mod tests {
             error.to_string().starts_with("shop.products.id: "),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_unknown_type_is_text_named_by_its_type_message() {
+        let mut relation = relation();
+        relation.columns[2].type_oid = 70_000;
+        let tuple = TupleData::from_columns([
+            ColumnValue::Text(b"1"),
+            ColumnValue::Null,
+            ColumnValue::Text(b"(1,2)"),
+            ColumnValue::Null,
+        ]);
+        let mut registry = TypeRegistry::new();
+        let other = |row: Vec<Cell>| match &row[2] {
+            Cell::Value(Value::Other(other)) => other.clone(),
+            cell => panic!("Other expected: {cell:?}"),
+        };
+        let unnamed = other(typed_row(&relation, &tuple, &registry).unwrap());
+        assert_eq!((unnamed.type_oid, unnamed.type_name), (70_000, None));
+
+        let announced = |namespace: &str| Type {
+            xid: None,
+            oid: 70_000,
+            namespace: namespace.into(),
+            name: "pair".into(),
+        };
+        assert!(register_type_name(&mut registry, &announced("shop")));
+        let named = other(typed_row(&relation, &tuple, &registry).unwrap());
+        assert_eq!(named.type_name.as_deref(), Some("shop.pair"));
+        assert_eq!(named.text, "(1,2)");
+        // Known types keep their entry.
+        assert!(!register_type_name(&mut registry, &announced("public")));
+        let mut enum_type = announced("public");
+        enum_type.oid = 70_001;
+        registry.register_enum(70_001, "mood");
+        assert!(!register_type_name(&mut registry, &enum_type));
+        assert_eq!(
+            registry.get(70_001).map(|t| &t.kind),
+            Some(&sluice_pgvalue::TypeKind::Enum)
+        );
+        enum_type.oid = 70_002;
+        assert!(register_type_name(&mut registry, &enum_type));
+        assert_eq!(registry.type_name(70_002), Some("pair"));
     }
 
     #[test]

@@ -275,11 +275,8 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn new(s: &'a str) -> Self {
-        Cursor {
-            s: s.as_bytes(),
-            pos: 0,
-        }
+    fn new(s: &'a [u8]) -> Self {
+        Cursor { s, pos: 0 }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -399,18 +396,18 @@ fn parse_offset(c: &mut Cursor<'_>) -> Result<i32, &'static str> {
     Ok(if negative { -total } else { total })
 }
 
-fn strip_bc(s: &str) -> (&str, bool) {
-    match s.strip_suffix(" BC") {
+fn strip_bc(s: &[u8]) -> (&[u8], bool) {
+    match s.strip_suffix(b" BC") {
         Some(rest) => (rest, true),
         None => (s, false),
     }
 }
 
 /// Parses `date_out` text.
-pub(crate) fn parse_date(s: &str) -> Result<Date, &'static str> {
+pub(crate) fn parse_date(s: &[u8]) -> Result<Date, &'static str> {
     match s {
-        "infinity" => return Ok(Date::Infinity),
-        "-infinity" => return Ok(Date::NegInfinity),
+        b"infinity" => return Ok(Date::Infinity),
+        b"-infinity" => return Ok(Date::NegInfinity),
         _ => {}
     }
     let (s, bc) = strip_bc(s);
@@ -432,7 +429,7 @@ fn date_from_days(days: i64) -> Result<Date, &'static str> {
 }
 
 /// Parses `time_out` text.
-pub(crate) fn parse_time(s: &str) -> Result<Time, &'static str> {
+pub(crate) fn parse_time(s: &[u8]) -> Result<Time, &'static str> {
     let mut c = Cursor::new(s);
     let micros = parse_hms(&mut c, 24)?;
     if !c.at_end() {
@@ -442,7 +439,7 @@ pub(crate) fn parse_time(s: &str) -> Result<Time, &'static str> {
 }
 
 /// Parses `timetz_out` text.
-pub(crate) fn parse_timetz(s: &str) -> Result<TimeTz, &'static str> {
+pub(crate) fn parse_timetz(s: &[u8]) -> Result<TimeTz, &'static str> {
     let mut c = Cursor::new(s);
     let micros = parse_hms(&mut c, 24)?;
     let utc_offset_seconds = parse_offset(&mut c)?;
@@ -457,10 +454,10 @@ pub(crate) fn parse_timetz(s: &str) -> Result<TimeTz, &'static str> {
 
 /// Parses `timestamp_out` (`with_tz` false) or `timestamptz_out` (`with_tz` true)
 /// text; a `timestamptz` is converted to UTC with the printed offset.
-pub(crate) fn parse_timestamp(s: &str, with_tz: bool) -> Result<Timestamp, &'static str> {
+pub(crate) fn parse_timestamp(s: &[u8], with_tz: bool) -> Result<Timestamp, &'static str> {
     match s {
-        "infinity" => return Ok(Timestamp::Infinity),
-        "-infinity" => return Ok(Timestamp::NegInfinity),
+        b"infinity" => return Ok(Timestamp::Infinity),
+        b"-infinity" => return Ok(Timestamp::NegInfinity),
         _ => {}
     }
     let (s, bc) = strip_bc(s);
@@ -570,7 +567,7 @@ mod tests {
             "0001-01-01",
             "0001-12-31 BC",
         ] {
-            assert_eq!(parse_date(s).unwrap().to_string(), s);
+            assert_eq!(parse_date(s.as_bytes()).unwrap().to_string(), s);
         }
         for s in [
             "2023-02-29",
@@ -581,7 +578,7 @@ mod tests {
             "2024-01-01 ",
             "24-01-01",
         ] {
-            assert!(parse_date(s).is_err(), "{s}");
+            assert!(parse_date(s.as_bytes()).is_err(), "{s}");
         }
     }
 
@@ -594,47 +591,47 @@ mod tests {
             "4714-11-24 00:00:00 BC",
             "1999-12-31 23:59:59.000001",
         ] {
-            assert_eq!(parse_timestamp(s, false).unwrap().to_string(), s);
+            assert_eq!(parse_timestamp(s.as_bytes(), false).unwrap().to_string(), s);
         }
-        let utc = parse_timestamp("2024-07-01 00:00:00+00", true).unwrap();
+        let utc = parse_timestamp(b"2024-07-01 00:00:00+00", true).unwrap();
         assert_eq!(
-            parse_timestamp("2024-07-01 05:30:00+05:30", true).unwrap(),
+            parse_timestamp(b"2024-07-01 05:30:00+05:30", true).unwrap(),
             utc
         );
         assert_eq!(
-            parse_timestamp("2024-06-30 21:30:00-02:30", true).unwrap(),
+            parse_timestamp(b"2024-06-30 21:30:00-02:30", true).unwrap(),
             utc
         );
-        let lmt = parse_timestamp("1899-12-31 20:29:08-03:30:52", true).unwrap();
+        let lmt = parse_timestamp(b"1899-12-31 20:29:08-03:30:52", true).unwrap();
         assert_eq!(
             lmt,
-            parse_timestamp("1900-01-01 00:00:00+00", true).unwrap()
+            parse_timestamp(b"1900-01-01 00:00:00+00", true).unwrap()
         );
         let mut s = String::new();
         lmt.write_iso(&mut s, Some(-(3 * 3600 + 30 * 60 + 52)))
             .unwrap();
         assert_eq!(s, "1899-12-31 20:29:08-03:30:52");
-        let bc = parse_timestamp("0044-03-15 12:00:00-03:30:52 BC", true).unwrap();
+        let bc = parse_timestamp(b"0044-03-15 12:00:00-03:30:52 BC", true).unwrap();
         s.clear();
         bc.write_iso(&mut s, Some(-(3 * 3600 + 30 * 60 + 52)))
             .unwrap();
         assert_eq!(s, "0044-03-15 12:00:00-03:30:52 BC");
-        assert!(parse_timestamp("2024-01-01 00:00:00", true).is_err());
-        assert!(parse_timestamp("2024-01-01 00:00:00+00", false).is_err());
-        assert!(parse_timestamp("2024-01-01 24:00:00", false).is_err());
-        assert!(parse_timestamp("294277-01-01 00:00:00", false).is_err());
+        assert!(parse_timestamp(b"2024-01-01 00:00:00", true).is_err());
+        assert!(parse_timestamp(b"2024-01-01 00:00:00+00", false).is_err());
+        assert!(parse_timestamp(b"2024-01-01 24:00:00", false).is_err());
+        assert!(parse_timestamp(b"294277-01-01 00:00:00", false).is_err());
     }
 
     #[test]
     fn times() {
-        assert_eq!(parse_time("24:00:00").unwrap().micros, USECS_PER_DAY);
-        assert!(parse_time("24:00:01").is_err());
+        assert_eq!(parse_time(b"24:00:00").unwrap().micros, USECS_PER_DAY);
+        assert!(parse_time(b"24:00:01").is_err());
         assert_eq!(
-            parse_timetz("04:05:06.789-08").unwrap().to_string(),
+            parse_timetz(b"04:05:06.789-08").unwrap().to_string(),
             "04:05:06.789-08"
         );
         assert_eq!(
-            parse_timetz("04:05:06+05:30:15")
+            parse_timetz(b"04:05:06+05:30:15")
                 .unwrap()
                 .utc_offset_seconds,
             19815

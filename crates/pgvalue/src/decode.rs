@@ -37,6 +37,7 @@ pub(crate) const XML_OID: u32 = 142;
 ///
 /// Never fails for a type the registry does not know, or knows only by name: that
 /// becomes [`Value::Other`].
+#[inline]
 pub fn decode_text(
     registry: &TypeRegistry,
     type_oid: u32,
@@ -79,6 +80,7 @@ impl From<ValueError> for Fail {
     }
 }
 
+#[cold]
 fn malformed(
     reg: &TypeRegistry,
     oid: u32,
@@ -134,16 +136,31 @@ fn multirange_subtype(reg: &TypeRegistry, range_oid: u32) -> Option<u32> {
 }
 
 /// Text decoding at a recursion depth.
+///
+/// Inlined (also across crates) so that a built-in scalar, nearly every column, goes
+/// straight from the caller's loop to its parser; everything else is out of line.
+#[inline]
 pub(crate) fn text_at(
     reg: &TypeRegistry,
     oid: u32,
     input: &[u8],
     depth: usize,
 ) -> Result<Value, ValueError> {
-    if let Some(s) = builtin_scalar(oid) {
-        return scalar_text(s, input)
-            .map_err(|reason| malformed(reg, oid, Format::Text, input, reason));
+    match builtin_scalar(oid) {
+        Some(s) => {
+            scalar_text(s, input).map_err(|reason| malformed(reg, oid, Format::Text, input, reason))
+        }
+        None => registered_text(reg, oid, input, depth),
     }
+}
+
+/// Text decoding of a type that is not a built-in scalar: through the registry.
+fn registered_text(
+    reg: &TypeRegistry,
+    oid: u32,
+    input: &[u8],
+    depth: usize,
+) -> Result<Value, ValueError> {
     if depth > MAX_DEPTH {
         return Err(too_deep(reg, oid, Format::Text, input));
     }
@@ -198,14 +215,42 @@ fn utf8(input: &[u8]) -> Result<&str, &'static str> {
     std::str::from_utf8(input).map_err(|_| "not valid UTF-8")
 }
 
-fn int<T: std::str::FromStr>(input: &[u8]) -> Result<T, &'static str> {
-    utf8(input)?.parse().map_err(|_| "not an integer in range")
+/// `int2out`, `int4out`, `int8out` or `oidout` text: an optional sign and decimal digits.
+/// Read straight from the bytes (anything but ASCII is an error anyway), which spares the
+/// UTF-8 check `str::parse` would need.
+fn int<T: TryFrom<i64>>(input: &[u8]) -> Result<T, &'static str> {
+    const NOT_AN_INTEGER: &str = "not an integer in range";
+    let (negative, digits) = match input {
+        [b'-', digits @ ..] => (true, digits),
+        [b'+', digits @ ..] => (false, digits),
+        digits => (false, digits),
+    };
+    if digits.is_empty() {
+        return Err(NOT_AN_INTEGER);
+    }
+    // Accumulated with the final sign, so that `i64::MIN` does not overflow.
+    let mut value: i64 = 0;
+    for &byte in digits {
+        let digit = i64::from(byte.wrapping_sub(b'0'));
+        if digit > 9 {
+            return Err(NOT_AN_INTEGER);
+        }
+        let shifted = value.checked_mul(10);
+        value = if negative {
+            shifted.and_then(|v| v.checked_sub(digit))
+        } else {
+            shifted.and_then(|v| v.checked_add(digit))
+        }
+        .ok_or(NOT_AN_INTEGER)?;
+    }
+    T::try_from(value).map_err(|_| NOT_AN_INTEGER)
 }
 
 /// A built-in scalar from its text.
+#[inline]
 fn scalar_text(s: Scalar, input: &[u8]) -> Result<Value, &'static str> {
     Ok(match s {
-        Scalar::Bool => Value::Bool(scalar::parse_bool(utf8(input)?)?),
+        Scalar::Bool => Value::Bool(scalar::parse_bool(input)?),
         Scalar::Int2 => Value::Int2(int(input)?),
         Scalar::Int4 => Value::Int4(int(input)?),
         Scalar::Int8 => Value::Int8(int(input)?),
@@ -219,11 +264,11 @@ fn scalar_text(s: Scalar, input: &[u8]) -> Result<Value, &'static str> {
         Scalar::Uuid => Value::Uuid(scalar::parse_uuid(utf8(input)?)?),
         Scalar::Json => Value::Json(utf8(input)?.to_owned()),
         Scalar::Jsonb => Value::Jsonb(utf8(input)?.to_owned()),
-        Scalar::Date => Value::Date(datetime::parse_date(utf8(input)?)?),
-        Scalar::Time => Value::Time(datetime::parse_time(utf8(input)?)?),
-        Scalar::TimeTz => Value::TimeTz(datetime::parse_timetz(utf8(input)?)?),
-        Scalar::Timestamp => Value::Timestamp(datetime::parse_timestamp(utf8(input)?, false)?),
-        Scalar::TimestampTz => Value::TimestampTz(datetime::parse_timestamp(utf8(input)?, true)?),
+        Scalar::Date => Value::Date(datetime::parse_date(input)?),
+        Scalar::Time => Value::Time(datetime::parse_time(input)?),
+        Scalar::TimeTz => Value::TimeTz(datetime::parse_timetz(input)?),
+        Scalar::Timestamp => Value::Timestamp(datetime::parse_timestamp(input, false)?),
+        Scalar::TimestampTz => Value::TimestampTz(datetime::parse_timestamp(input, true)?),
         Scalar::Interval => Value::Interval(interval::parse_interval(utf8(input)?)?),
         Scalar::Inet => Value::Inet(network::parse_inet(utf8(input)?)?),
         Scalar::Cidr => Value::Cidr(network::parse_inet(utf8(input)?)?),
@@ -399,5 +444,52 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn u8(&mut self) -> Result<u8, Fail> {
         Ok(self.take(1)?[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_as_str_parse_does() {
+        for text in [
+            "0",
+            "-0",
+            "+7",
+            "0042",
+            "-32768",
+            "32767",
+            "32768",
+            "-2147483648",
+            "2147483647",
+            "2147483648",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999",
+            "4294967295",
+            "4294967296",
+            "",
+            "-",
+            "+",
+            "+-1",
+            "1 ",
+            " 1",
+            "1e3",
+            "0x10",
+            "1_000",
+            "١",
+        ] {
+            let bytes = text.as_bytes();
+            assert_eq!(int::<i16>(bytes).ok(), text.parse::<i16>().ok(), "{text:?}");
+            assert_eq!(int::<i32>(bytes).ok(), text.parse::<i32>().ok(), "{text:?}");
+            assert_eq!(int::<i64>(bytes).ok(), text.parse::<i64>().ok(), "{text:?}");
+            // `oid`: `str::parse` refuses "-0", which PostgreSQL's `oidin` takes as 0.
+            let oid = text.parse::<u32>().ok().or((text == "-0").then_some(0));
+            assert_eq!(int::<u32>(bytes).ok(), oid, "{text:?}");
+        }
+        assert_eq!(int::<i32>(b"\xff1"), Err("not an integer in range"));
     }
 }

@@ -84,6 +84,7 @@ pub enum Scalar {
 
 /// The built-in OIDs that have a typed decoder. A `match`, so the hot path of
 /// decoding a built-in scalar does not touch the registry's hash map.
+#[inline]
 pub(crate) const fn builtin_scalar(oid: u32) -> Option<Scalar> {
     Some(match oid {
         16 => Scalar::Bool,

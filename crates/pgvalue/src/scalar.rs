@@ -8,10 +8,10 @@
 use std::fmt::{self, Write};
 
 /// `boolout` prints `t`/`f`; `boolin`'s other spellings are accepted too.
-pub(crate) fn parse_bool(s: &str) -> Result<bool, &'static str> {
+pub(crate) fn parse_bool(s: &[u8]) -> Result<bool, &'static str> {
     match s {
-        "t" | "true" | "TRUE" | "y" | "yes" | "on" | "1" => Ok(true),
-        "f" | "false" | "FALSE" | "n" | "no" | "off" | "0" => Ok(false),
+        b"t" | b"true" | b"TRUE" | b"y" | b"yes" | b"on" | b"1" => Ok(true),
+        b"f" | b"false" | b"FALSE" | b"n" | b"no" | b"off" | b"0" => Ok(false),
         _ => Err("not a boolean"),
     }
 }

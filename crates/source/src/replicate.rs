@@ -43,7 +43,7 @@ use sluice_event::topic::{heartbeat_topic, messages_topic, snapshots_topic, topi
 use sluice_event::v1;
 use sluice_pgoutput::{
     Cell, Decoder, LogicalMessage, Lsn, OldTuple, Relation, RelationCache, ReplicaIdentity,
-    ReplicationMessage, TupleData, typed_row,
+    ReplicationMessage, TupleData, register_type_name, typed_row,
 };
 use sluice_pgvalue::{CATALOG_QUERY, PgTypeRow, TypeRegistry};
 use sluice_replication::{
@@ -586,8 +586,11 @@ impl State<'_> {
                         .await?;
                 }
             }
-            LogicalMessage::Type(_) => {
-                self.relations.apply(&message);
+            LogicalMessage::Type(announced) => {
+                // A type created after the registry was loaded: its values decode as
+                // text under the name the server announced.
+                register_type_name(&mut self.registry, &announced);
+                self.relations.apply(&LogicalMessage::Type(announced));
             }
             LogicalMessage::Insert(insert) => {
                 let Some(relation) = self.published(insert.relation_id)? else {
