@@ -11,16 +11,15 @@
 //!    └─ anything unusable ─▶ rejected (index in the batch, reason)
 //! ```
 //!
-//! All records of one key come from one Kafka partition, in order, so folding them in
-//! batch order gives the row's final state. A record older than what is already folded
-//! for its document is dropped, as the store would refuse it (records of one transaction
-//! share a version, and the later one wins, as in PostgreSQL).
+//! The fold itself (one op per document, newer wins, truncates splitting steps) is
+//! [`BatchPlanner`]'s; this module says what a record means for a document.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value as Json};
 use sluice_event::v1::Op;
-use sluice_sink::json::{RowJsonError, row_to_json, value_to_json};
+use sluice_sink::fold::{BatchPlanner, Earlier};
+pub(crate) use sluice_sink::fold::{NewRow, Partial, new_row};
 use sluice_sink::{Record, Rejection, TableName};
 
 use crate::config::ElasticsearchConfig;
@@ -49,16 +48,10 @@ pub(crate) struct IndexPlan {
     pub(crate) columns: Vec<ColumnShape>,
 }
 
-/// One step of a batch.
-#[derive(Debug)]
-pub(crate) enum Step {
-    /// Document writes, at most one per document.
-    Write(Vec<DocOp>),
-    /// Remove the index's documents whose version is below `version`.
-    Truncate(TruncateOp),
-}
+/// One step of a batch: document writes, at most one per document, or a truncate.
+pub(crate) type Step = sluice_sink::fold::Step<DocOp, TruncateOp>;
 
-/// A truncate of one index.
+/// A truncate of one index: remove its documents whose version is below `version`.
 #[derive(Debug, PartialEq)]
 pub(crate) struct TruncateOp {
     pub(crate) index: String,
@@ -87,39 +80,11 @@ pub(crate) enum Action {
     Merge(Partial),
 }
 
-/// The columns an update with unchanged TOAST values knows, and the columns the row has.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Partial {
-    /// Values of the columns the updates sent.
-    pub(crate) known: Map<String, Json>,
-    /// The row's columns, in order (of the last update).
-    pub(crate) columns: Vec<String>,
-}
-
-impl Partial {
-    /// The full row: known columns, the others from `stored`. `Err(column)` names a column
-    /// that is in neither.
-    pub(crate) fn complete(&self, stored: &Map<String, Json>) -> Result<Map<String, Json>, String> {
-        self.columns
-            .iter()
-            .map(|name| {
-                let value = self.known.get(name).or_else(|| stored.get(name));
-                value
-                    .map(|v| (name.clone(), v.clone()))
-                    .ok_or_else(|| name.clone())
-            })
-            .collect()
-    }
-}
-
 /// The plan of a batch.
 pub(crate) fn plan(batch: &[Record], config: &ElasticsearchConfig) -> Plan {
     let mut planner = Planner {
         config,
-        plan: Plan::default(),
-        pending: Vec::new(),
-        positions: HashMap::new(),
-        truncated: HashMap::new(),
+        fold: BatchPlanner::default(),
         tables: BTreeMap::new(),
         index_of_table: HashMap::new(),
         unsampled: HashSet::new(),
@@ -127,22 +92,20 @@ pub(crate) fn plan(batch: &[Record], config: &ElasticsearchConfig) -> Plan {
     for (i, record) in batch.iter().enumerate() {
         planner.add(i, record);
     }
-    planner.flush();
-    let mut plan = planner.plan;
-    plan.indices = planner.tables.into_values().collect();
-    plan.indices.sort_by(|a, b| a.index.cmp(&b.index));
-    plan
+    let (steps, rejected) = planner.fold.finish();
+    let mut indices: Vec<IndexPlan> = planner.tables.into_values().collect();
+    indices.sort_by(|a, b| a.index.cmp(&b.index));
+    Plan {
+        indices,
+        steps,
+        rejected,
+    }
 }
 
 struct Planner<'a> {
     config: &'a ElasticsearchConfig,
-    plan: Plan,
-    /// The current Write step.
-    pending: Vec<DocOp>,
-    /// (index, id) to position in `pending`.
-    positions: HashMap<(String, String), usize>,
-    /// Index to the version truncated, while nothing has been written to it since.
-    truncated: HashMap<String, i64>,
+    /// The fold: one op per document, truncates per index.
+    fold: BatchPlanner<String, DocOp, TruncateOp>,
     /// Index to what is known of it.
     tables: BTreeMap<String, IndexPlan>,
     /// Table to its index, or why it has none.
@@ -153,19 +116,7 @@ struct Planner<'a> {
 
 impl Planner<'_> {
     fn reject(&mut self, index: usize, reason: impl Into<String>) {
-        self.plan.rejected.push(Rejection {
-            index,
-            reason: reason.into(),
-        });
-    }
-
-    fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            self.positions.clear();
-            self.plan
-                .steps
-                .push(Step::Write(std::mem::take(&mut self.pending)));
-        }
+        self.fold.reject(index, reason);
     }
 
     fn add(&mut self, i: usize, record: &Record) {
@@ -205,7 +156,13 @@ impl Planner<'_> {
             }
         };
         match op {
-            Op::Truncate => self.truncate(index, version),
+            Op::Truncate => {
+                let op = TruncateOp {
+                    index: index.clone(),
+                    version,
+                };
+                self.fold.truncate(index, record.version(), op);
+            }
             Op::Create | Op::Read | Op::Update | Op::Delete => {
                 self.write(i, record, op, index, version)
             }
@@ -262,23 +219,6 @@ impl Planner<'_> {
         Some(index)
     }
 
-    fn truncate(&mut self, index: String, version: i64) {
-        if self
-            .truncated
-            .get(&index)
-            .is_some_and(|&done| done >= version)
-        {
-            // Another partition's copy, with nothing written to the index since the
-            // first: the first already removed everything this one would.
-            return;
-        }
-        self.flush();
-        self.truncated.insert(index.clone(), version);
-        self.plan
-            .steps
-            .push(Step::Truncate(TruncateOp { index, version }));
-    }
-
     fn write(&mut self, i: usize, record: &Record, op: Op, index: String, version: i64) {
         let id = record.key_text();
         if id.is_empty() || id == "[]" {
@@ -306,127 +246,38 @@ impl Planner<'_> {
                 return self.reject(i, "the event's new row does not have one value per column");
             }
         }
-        self.truncated.remove(&index);
-        let key = (index, id.to_owned());
-        let current = self.positions.get(&key).map(|&p| &self.pending[p]);
-        if current.is_some_and(|op| version < op.version) {
-            // Older than what the batch already holds for the document.
-            return;
-        }
-        let new = match op {
-            Op::Delete => None,
-            _ => match new_row(record) {
-                Ok(new) => Some(new),
-                Err(error) => {
-                    return self.reject(
-                        i,
-                        format!(
-                            "{error}: upgrade the sink if it is a newer kind, then replay this \
-                             dead letter"
-                        ),
-                    );
-                }
-            },
-        };
-        let action = match new {
-            None => Action::Delete,
-            Some(new) => match new {
-                NewRow::Full(row) => Action::Index(row),
-                NewRow::Partial(partial) => match current.map(|op| &op.action) {
-                    Some(Action::Index(base)) => match partial.complete(base) {
-                        Ok(row) => Action::Index(row),
-                        Err(column) => {
-                            return self.reject(
-                                i,
-                                format!(
-                                    "partial update (unchanged TOAST) of column {column:?}, \
-                                     which the row written before it in the batch lacks"
-                                ),
-                            );
-                        }
-                    },
-                    Some(Action::Merge(previous)) => {
-                        let mut known = previous.known.clone();
-                        known.extend(partial.known);
-                        Action::Merge(Partial {
-                            known,
-                            columns: partial.columns,
-                        })
-                    }
-                    Some(Action::Delete) => {
-                        return self.reject(
-                            i,
-                            "partial update (unchanged TOAST) of a row deleted earlier in the \
-                             batch: its unchanged values are unknown",
-                        );
-                    }
-                    None => Action::Merge(partial),
-                },
-            },
-        };
-        let (index, id) = key.clone();
-        let doc = DocOp {
-            index,
-            id,
-            version,
-            record: i,
-            action,
-        };
-        match self.positions.get(&key) {
-            Some(&p) => self.pending[p] = doc,
-            None => {
-                self.positions.insert(key, self.pending.len());
-                self.pending.push(doc);
-            }
-        }
+        let id = id.to_owned();
+        self.fold
+            .write(i, index.clone(), id.clone(), record.version(), |earlier| {
+                Ok(DocOp {
+                    index,
+                    id,
+                    version,
+                    record: i,
+                    action: action(record, op, earlier.map(|doc| &doc.action))?,
+                })
+            });
     }
 }
 
-/// The new row of a create, read or update, as far as the event tells it.
-pub(crate) enum NewRow {
-    /// Every column's value.
-    Full(Map<String, Json>),
-    /// Some columns' values are only in the stored document.
-    Partial(Partial),
-}
-
-/// The record's new row. An unchanged TOAST value is taken from the old row when the
-/// event has one (REPLICA IDENTITY FULL logs the whole old row, TOASTed values
-/// included); otherwise the row is partial.
-pub(crate) fn new_row(record: &Record) -> Result<NewRow, RowJsonError> {
-    let mut row = row_to_json(record.after().into_iter().flatten())?;
-    let mut partial = false;
-    if record.is_partial() {
-        let before = record.event.before.as_ref().map(|r| r.values.as_slice());
-        for (n, cell) in record.after().into_iter().flatten().enumerate() {
-            if !cell.value.is_unchanged_toast() {
-                continue;
-            }
-            // The old row's value when it has a readable one, else the stored document's.
-            match before
-                .and_then(|values| values.get(n))
-                .filter(|old| !old.is_unchanged_toast())
-                .and_then(|old| value_to_json(old).ok())
-            {
-                Some(old) => {
-                    row.insert(cell.column.name.clone(), old);
-                }
-                None => partial = true,
-            }
-        }
+/// The record's action, folded onto the document's `earlier` one.
+fn action(record: &Record, op: Op, earlier: Option<&Action>) -> Result<Action, String> {
+    if op == Op::Delete {
+        return Ok(Action::Delete);
     }
-    if !partial {
-        return Ok(NewRow::Full(row));
-    }
-    Ok(NewRow::Partial(Partial {
-        known: row,
-        columns: record
-            .event
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect(),
-    }))
+    let earlier = match earlier {
+        Some(Action::Index(row)) => Earlier::Full(row),
+        Some(Action::Merge(partial)) => Earlier::Partial(partial),
+        Some(Action::Delete) => Earlier::Deleted,
+        None => Earlier::Nothing,
+    };
+    let new = new_row(record).map_err(|error| {
+        format!("{error}: upgrade the sink if it is a newer kind, then replay this dead letter")
+    })?;
+    Ok(match new.after(earlier)? {
+        NewRow::Full(row) => Action::Index(row),
+        NewRow::Partial(partial) => Action::Merge(partial),
+    })
 }
 
 #[cfg(test)]
@@ -501,19 +352,6 @@ mod tests {
     }
 
     #[test]
-    fn an_older_record_after_a_newer_one_changes_nothing() {
-        let batch = [
-            record(Op::Update, 1, 20, row("new", "x")),
-            record(Op::Create, 1, 10, row("old", "x")),
-        ];
-        let plan = plan(&batch, &config());
-        let ops = writes(&plan);
-        assert_eq!(ops.len(), 1);
-        assert_eq!(ops[0].version, 20);
-        assert_eq!(ops[0].record, 0);
-    }
-
-    #[test]
     fn a_partial_update_merges_into_the_row_before_it() {
         let batch = [
             record(Op::Create, 1, 10, row("a", "long body")),
@@ -531,35 +369,6 @@ mod tests {
             )
         );
         assert_eq!(ops[0].version, 20);
-    }
-
-    #[test]
-    fn partial_updates_without_a_row_before_them_merge_over_the_stored_document() {
-        let batch = [
-            record(Op::Update, 1, 20, partial("b")),
-            record(
-                Op::Update,
-                1,
-                30,
-                Some(["c".into(), v1::Value::unchanged_toast()]),
-            ),
-        ];
-        let plan = plan(&batch, &config());
-        let ops = writes(&plan);
-        assert_eq!(ops.len(), 1);
-        let Action::Merge(merge) = &ops[0].action else {
-            panic!("{:?}", ops[0].action);
-        };
-        assert_eq!(merge.columns, ["id", "name", "body"]);
-        let stored = json!({ "id": 1, "name": "a", "body": "stored body", "gone": 1 });
-        assert_eq!(
-            merge.complete(stored.as_object().unwrap()),
-            Ok(json!({ "id": 1, "name": "c", "body": "stored body" })
-                .as_object()
-                .unwrap()
-                .clone())
-        );
-        assert_eq!(merge.complete(&Map::new()), Err("body".into()));
     }
 
     #[test]

@@ -14,16 +14,18 @@
 //!    └─ anything unusable ─▶ rejected (index in the batch, reason)
 //! ```
 //!
-//! A Write step is sent as one UNWIND query per (table, upsert or delete), so the
-//! operations of one step must not depend on each other's order: one operation per key,
-//! and the Cypher of each kind is safe in any order against the others (see the crate
-//! docs on deletes and placeholders).
+//! The fold itself (one operation per (table, key), newer wins, truncates splitting
+//! steps) is [`BatchPlanner`]'s. A Write step is sent as one UNWIND query per (table,
+//! upsert or delete), so the operations of one step must not depend on each other's
+//! order: one operation per key, and the Cypher of each kind is safe in any order against
+//! the others (see the crate docs on deletes and placeholders).
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json};
 use sluice_event::key::{canonical_text, encode_texts};
 use sluice_event::v1::{self, Op};
+use sluice_sink::fold::{self, BatchPlanner};
 use sluice_sink::json::value_to_json;
 use sluice_sink::{Record, Rejection};
 
@@ -133,60 +135,53 @@ pub(crate) struct RelationshipRow {
 pub(crate) fn plan(batch: &[Record], config: &Neo4jConfig) -> Plan {
     let mut planner = Planner {
         config,
-        plan: Plan::default(),
-        pending: Vec::new(),
-        positions: HashMap::new(),
-        truncated: HashMap::new(),
+        fold: BatchPlanner::default(),
     };
     for (i, record) in batch.iter().enumerate() {
         planner.add(i, record);
     }
-    planner.flush();
-    planner.plan
+    let (steps, rejected) = planner.fold.finish();
+    let steps = steps
+        .into_iter()
+        .map(|step| match step {
+            fold::Step::Write(ops) => Step::Write(groups(ops)),
+            fold::Step::Truncate(op) => Step::Truncate(op),
+        })
+        .collect();
+    Plan { steps, rejected }
+}
+
+/// A Write step's operations, each with its table, grouped per (table, kind).
+fn groups(ops: Vec<(String, RowOp)>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<(String, Kind), usize> = HashMap::new();
+    for (table, op) in ops {
+        let kind = match op.action {
+            Action::Delete => Kind::Delete,
+            Action::Node(_) | Action::Relationship(_) => Kind::Upsert,
+        };
+        let position = *index.entry((table.clone(), kind)).or_insert_with(|| {
+            groups.push(Group {
+                table,
+                kind,
+                ops: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[position].ops.push(op);
+    }
+    groups
 }
 
 struct Planner<'a> {
     config: &'a Neo4jConfig,
-    plan: Plan,
-    /// The current Write step's operations, with their table.
-    pending: Vec<(String, RowOp)>,
-    /// (table, key) to position in `pending`.
-    positions: HashMap<(String, String), usize>,
-    /// Table to the version truncated, while nothing has been written to it since.
-    truncated: HashMap<String, i64>,
+    /// The fold: operations with their table, truncates per table.
+    fold: BatchPlanner<String, (String, RowOp), TruncateOp>,
 }
 
 impl Planner<'_> {
     fn reject(&mut self, index: usize, reason: impl Into<String>) {
-        self.plan.rejected.push(Rejection {
-            index,
-            reason: reason.into(),
-        });
-    }
-
-    fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        self.positions.clear();
-        let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<(String, Kind), usize> = HashMap::new();
-        for (table, op) in std::mem::take(&mut self.pending) {
-            let kind = match op.action {
-                Action::Delete => Kind::Delete,
-                Action::Node(_) | Action::Relationship(_) => Kind::Upsert,
-            };
-            let position = *index.entry((table.clone(), kind)).or_insert_with(|| {
-                groups.push(Group {
-                    table,
-                    kind,
-                    ops: Vec::new(),
-                });
-                groups.len() - 1
-            });
-            groups[position].ops.push(op);
-        }
-        self.plan.steps.push(Step::Write(groups));
+        self.fold.reject(index, reason);
     }
 
     fn add(&mut self, i: usize, record: &Record) {
@@ -221,7 +216,11 @@ impl Planner<'_> {
             }
         };
         if op == Op::Truncate {
-            return self.truncate(table, version);
+            let op = TruncateOp {
+                table: table.clone(),
+                version,
+            };
+            return self.fold.truncate(table, record.version(), op);
         }
         let key = record.key_text();
         if key.is_empty() || key.as_bytes() == sluice_event::key::EMPTY_KEY {
@@ -263,44 +262,19 @@ impl Planner<'_> {
                 }
             }
         };
-        self.truncated.remove(&table);
-        let position = (table.clone(), key.clone());
         let new = RowOp {
-            key,
+            key: key.clone(),
             version,
             record: i,
             action,
         };
-        match self.positions.get(&position) {
-            Some(&p) => {
-                let previous = &mut self.pending[p].1;
-                if new.version < previous.version {
-                    // Older than what is folded already: the store would refuse it.
-                    return;
-                }
-                *previous = fold(previous, new);
-            }
-            None => {
-                self.positions.insert(position, self.pending.len());
-                self.pending.push((table, new));
-            }
-        }
-    }
-
-    fn truncate(&mut self, table: String, version: i64) {
-        if self
-            .truncated
-            .get(&table)
-            .is_some_and(|&done| done >= version)
-        {
-            // Another copy of a truncate already in the plan, nothing written since.
-            return;
-        }
-        self.flush();
-        self.truncated.insert(table.clone(), version);
-        self.plan
-            .steps
-            .push(Step::Truncate(TruncateOp { table, version }));
+        self.fold
+            .write(i, table.clone(), key, record.version(), |earlier| {
+                Ok(match earlier {
+                    Some((_, previous)) => (table, merge(previous, new)),
+                    None => (table, new),
+                })
+            });
     }
 
     fn node_row(
@@ -383,7 +357,7 @@ impl Planner<'_> {
 }
 
 /// Folds `new` (not older) over the operation already planned for its key.
-fn fold(previous: &RowOp, new: RowOp) -> RowOp {
+fn merge(previous: &RowOp, new: RowOp) -> RowOp {
     let action = match (&previous.action, new.action) {
         (Action::Node(old), Action::Node(mut row)) if !row.full => {
             let mut props = old.props.clone();

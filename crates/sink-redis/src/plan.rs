@@ -12,17 +12,17 @@
 //!    └─ anything unusable ─▶ rejected (index in the batch, reason)
 //! ```
 //!
-//! All records of one key come from one Kafka partition, in order, so folding them in
-//! batch order gives the row's final state. A record older than what is already folded
-//! for its key is dropped, as the store would refuse it (records of one transaction
-//! share a version, and the later one wins, as in PostgreSQL).
+//! The fold itself (one op per key, newer wins, truncates splitting steps) is
+//! [`BatchPlanner`]'s; this module says what a record means for a Redis key.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json};
 use sluice_event::key::decode_key;
 use sluice_event::v1::Op;
-use sluice_sink::json::{RowJsonError, row_to_json, value_to_json};
+use sluice_sink::fold::{self, BatchPlanner, Earlier};
+pub(crate) use sluice_sink::fold::{NewRow, Partial};
+use sluice_sink::json::RowJsonError;
 use sluice_sink::{Record, Rejection, TableName};
 
 use crate::config::{RedisConfig, TableSettings};
@@ -52,16 +52,10 @@ pub(crate) struct Target {
     pub(crate) settings: TableSettings,
 }
 
-/// One step of a batch.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Step {
-    /// Row writes, at most one per key.
-    Write(Vec<KeyOp>),
-    /// Remove the table's rows whose version is below `version`.
-    Truncate(TruncateOp),
-}
+/// One step of a batch: row writes, at most one per key, or a truncate.
+pub(crate) type Step = sluice_sink::fold::Step<KeyOp, TruncateOp>;
 
-/// A truncate of one table.
+/// A truncate of one table: remove its rows whose version is below `version`.
 #[derive(Debug, PartialEq)]
 pub(crate) struct TruncateOp {
     /// The table, by position in [`Plan::targets`].
@@ -95,77 +89,38 @@ pub(crate) enum Action {
     Invalidate,
 }
 
-/// The columns updates with unchanged TOAST values know (`null` for SQL NULL), and the
-/// columns the row has.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Partial {
-    /// Values of the columns the updates sent.
-    pub(crate) known: Map<String, Json>,
-    /// The row's columns, in order (of the last update).
-    pub(crate) columns: Vec<String>,
-}
-
-impl Partial {
-    /// The full row: known columns, the others from `stored`. `Err(column)` names a column
-    /// that is in neither.
-    pub(crate) fn complete(&self, stored: &Map<String, Json>) -> Result<Map<String, Json>, String> {
-        self.columns
-            .iter()
-            .map(|name| {
-                let value = self.known.get(name).or_else(|| stored.get(name));
-                value
-                    .map(|v| (name.clone(), v.clone()))
-                    .ok_or_else(|| name.clone())
-            })
-            .collect()
-    }
-}
-
 /// The plan of a batch.
 pub(crate) fn plan(batch: &[Record], config: &RedisConfig) -> Plan {
     let mut planner = Planner {
         config,
-        plan: Plan::default(),
-        pending: Vec::new(),
-        positions: HashMap::new(),
-        truncated: HashMap::new(),
+        targets: Vec::new(),
+        fold: BatchPlanner::default(),
         target_of_table: HashMap::new(),
     };
     for (i, record) in batch.iter().enumerate() {
         planner.add(i, record);
     }
-    planner.flush();
-    planner.plan
+    let (steps, rejected) = planner.fold.finish();
+    Plan {
+        targets: planner.targets,
+        steps,
+        rejected,
+    }
 }
 
 struct Planner<'a> {
     config: &'a RedisConfig,
-    plan: Plan,
-    /// The current Write step.
-    pending: Vec<KeyOp>,
-    /// Key to position in `pending`.
-    positions: HashMap<String, usize>,
-    /// Target to the version truncated, while nothing has been written to it since.
-    truncated: HashMap<usize, u64>,
-    /// Table to its position in `plan.targets`.
+    /// The plan's targets.
+    targets: Vec<Target>,
+    /// The fold: one op per key, truncates per target.
+    fold: BatchPlanner<usize, KeyOp, TruncateOp>,
+    /// Table to its position in `targets`.
     target_of_table: HashMap<TableName, usize>,
 }
 
 impl Planner<'_> {
     fn reject(&mut self, index: usize, reason: impl Into<String>) {
-        self.plan.rejected.push(Rejection {
-            index,
-            reason: reason.into(),
-        });
-    }
-
-    fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            self.positions.clear();
-            self.plan
-                .steps
-                .push(Step::Write(std::mem::take(&mut self.pending)));
-        }
+        self.fold.reject(index, reason);
     }
 
     fn target(&mut self, table: TableName) -> usize {
@@ -173,8 +128,8 @@ impl Planner<'_> {
             return target;
         }
         let prefix = self.config.table_prefix(&table);
-        let target = self.plan.targets.len();
-        self.plan.targets.push(Target {
+        let target = self.targets.len();
+        self.targets.push(Target {
             floor: layout::floor_key(&prefix),
             prefix,
             settings: self.config.table(&table).cloned().unwrap_or_default(),
@@ -206,29 +161,14 @@ impl Planner<'_> {
         }
         let target = self.target(record.table());
         match op {
-            Op::Truncate => self.truncate(target, version),
+            Op::Truncate => self
+                .fold
+                .truncate(target, version, TruncateOp { target, version }),
             Op::Create | Op::Read | Op::Update | Op::Delete => {
                 self.write(i, record, op, target, version)
             }
             Op::Unspecified | Op::SchemaChange | Op::Message => {}
         }
-    }
-
-    fn truncate(&mut self, target: usize, version: u64) {
-        if self
-            .truncated
-            .get(&target)
-            .is_some_and(|&done| done >= version)
-        {
-            // Another partition's copy, with nothing written to the table since the
-            // first: the first already removes everything this one would.
-            return;
-        }
-        self.flush();
-        self.truncated.insert(target, version);
-        self.plan
-            .steps
-            .push(Step::Truncate(TruncateOp { target, version }));
     }
 
     fn write(&mut self, i: usize, record: &Record, op: Op, target: usize, version: u64) {
@@ -245,134 +185,68 @@ impl Planner<'_> {
                 return self.reject(i, format!("the event's Kafka key is not Sluice's: {error}"));
             }
         };
-        let prefix = &self.plan.targets[target].prefix;
+        let prefix = &self.targets[target].prefix;
         let key = layout::row_key(prefix, &texts);
         let tombstone = layout::tombstone_key(prefix, &texts);
-        let invalidate_only = self.plan.targets[target].settings.invalidate_only;
-        self.truncated.remove(&target);
-
-        let current = self.positions.get(&key).map(|&p| &self.pending[p]);
-        let action = if invalidate_only {
-            Action::Invalidate
-        } else {
-            if current.is_some_and(|op| version < op.version) {
-                // Older than what the batch already holds for the key.
-                return;
-            }
-            match self.action(record, op, current.map(|op| &op.action)) {
-                Ok(action) => action,
-                Err(reason) => return self.reject(i, reason),
-            }
-        };
-        let op = KeyOp {
-            target,
-            key: key.clone(),
-            tombstone,
-            version,
-            record: i,
-            action,
-        };
-        match self.positions.get(&key) {
-            Some(&p) => self.pending[p] = op,
-            None => {
-                self.positions.insert(key, self.pending.len());
-                self.pending.push(op);
-            }
-        }
-    }
-
-    /// The record's action, folded onto the key's `current` one.
-    fn action(&self, record: &Record, op: Op, current: Option<&Action>) -> Result<Action, String> {
-        if op == Op::Delete {
-            return Ok(Action::Delete);
-        }
-        let Some(after) = record.event.after.as_ref() else {
-            return Err("the event has no new row (`after` is missing)".into());
-        };
-        if after.values.len() != record.event.columns.len() {
-            return Err("the event's new row does not have one value per column".into());
-        }
-        let new = new_row(record).map_err(|error| {
-            format!("{error}: upgrade the sink if it is a newer kind, then replay this dead letter")
-        })?;
-        Ok(match new {
-            NewRow::Full(row) => Action::Put(row),
-            NewRow::Partial(partial) => match current {
-                Some(Action::Put(base)) => {
-                    Action::Put(partial.complete(base).map_err(|column| {
-                        format!(
-                            "partial update (unchanged TOAST) of column {column:?}, which the row \
-                         written before it in the batch lacks"
-                        )
-                    })?)
-                }
-                Some(Action::Merge(previous)) => {
-                    let mut known = previous.known.clone();
-                    known.extend(partial.known);
-                    Action::Merge(Partial {
-                        known,
-                        columns: partial.columns,
-                    })
-                }
-                Some(Action::Delete) => {
-                    return Err(
-                        "partial update (unchanged TOAST) of a row deleted earlier in \
-                                the batch: its unchanged values are unknown"
-                            .into(),
-                    );
-                }
-                Some(Action::Invalidate) | None => Action::Merge(partial),
-            },
-        })
+        let invalidate_only = self.targets[target].settings.invalidate_only;
+        self.fold.write(i, target, key.clone(), version, |earlier| {
+            let action = if invalidate_only {
+                Action::Invalidate
+            } else {
+                action(record, op, earlier.map(|op| &op.action))?
+            };
+            Ok(KeyOp {
+                target,
+                key,
+                tombstone,
+                version,
+                record: i,
+                action,
+            })
+        });
     }
 }
 
-/// The new row of a create, read or update, as far as the event tells it.
-pub(crate) enum NewRow {
-    /// Every column's value.
-    Full(Map<String, Json>),
-    /// Some columns' values are only in the stored row.
-    Partial(Partial),
+/// The record's action, folded onto the key's `current` one.
+fn action(record: &Record, op: Op, current: Option<&Action>) -> Result<Action, String> {
+    if op == Op::Delete {
+        return Ok(Action::Delete);
+    }
+    let Some(after) = record.event.after.as_ref() else {
+        return Err("the event has no new row (`after` is missing)".into());
+    };
+    if after.values.len() != record.event.columns.len() {
+        return Err("the event's new row does not have one value per column".into());
+    }
+    let earlier = match current {
+        Some(Action::Put(row)) => Earlier::Full(row),
+        Some(Action::Merge(partial)) => Earlier::Partial(partial),
+        Some(Action::Delete) => Earlier::Deleted,
+        Some(Action::Invalidate) | None => Earlier::Nothing,
+    };
+    let new = new_row(record).map_err(|error| {
+        format!("{error}: upgrade the sink if it is a newer kind, then replay this dead letter")
+    })?;
+    Ok(match new.after(earlier)? {
+        NewRow::Full(row) => Action::Put(row),
+        NewRow::Partial(partial) => Action::Merge(partial),
+    })
 }
 
-/// The record's new row, without a column named like the version field. An unchanged
-/// TOAST value is taken from the old row when the event has one (REPLICA IDENTITY FULL
-/// logs the whole old row, TOASTed values included); otherwise the row is partial.
+/// The record's new row ([`sluice_sink::fold::new_row`]), without a column named like
+/// the version field.
 pub(crate) fn new_row(record: &Record) -> Result<NewRow, RowJsonError> {
-    let mut row = row_to_json(record.after().into_iter().flatten())?;
-    let mut partial = false;
-    if record.is_partial() {
-        let before = record.event.before.as_ref().map(|r| r.values.as_slice());
-        for (n, cell) in record.after().into_iter().flatten().enumerate() {
-            if !cell.value.is_unchanged_toast() {
-                continue;
-            }
-            match before
-                .and_then(|values| values.get(n))
-                .filter(|old| !old.is_unchanged_toast())
-                .and_then(|old| value_to_json(old).ok())
-            {
-                Some(old) => {
-                    row.insert(cell.column.name.clone(), old);
-                }
-                None => partial = true,
-            }
+    Ok(match fold::new_row(record)? {
+        NewRow::Full(mut row) => {
+            row.remove(VERSION_FIELD);
+            NewRow::Full(row)
         }
-    }
-    row.remove(VERSION_FIELD);
-    if !partial {
-        return Ok(NewRow::Full(row));
-    }
-    Ok(NewRow::Partial(Partial {
-        known: row,
-        columns: record
-            .event
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .filter(|name| name != VERSION_FIELD)
-            .collect(),
-    }))
+        NewRow::Partial(mut partial) => {
+            partial.known.remove(VERSION_FIELD);
+            partial.columns.retain(|name| name != VERSION_FIELD);
+            NewRow::Partial(partial)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -444,18 +318,6 @@ mod tests {
     }
 
     #[test]
-    fn an_older_record_after_a_newer_one_changes_nothing() {
-        let batch = [
-            record(Op::Update, 1, 20, row("new", "x")),
-            record(Op::Create, 1, 10, row("old", "x")),
-        ];
-        let plan = plan(&batch, &config());
-        let ops = writes(&plan);
-        assert_eq!(ops.len(), 1);
-        assert_eq!((ops[0].version, ops[0].record), (20, 0));
-    }
-
-    #[test]
     fn a_partial_update_merges_into_the_row_before_it() {
         let batch = [
             record(Op::Create, 1, 10, row("a", "long body")),
@@ -466,32 +328,6 @@ mod tests {
             writes(&plan)[0].action,
             Action::Put(object(json!({ "id": 1, "name": "b", "body": "long body" })))
         );
-    }
-
-    #[test]
-    fn partial_updates_without_a_row_before_them_merge_over_the_stored_row() {
-        let batch = [
-            record(Op::Update, 1, 20, partial("b")),
-            record(
-                Op::Update,
-                1,
-                30,
-                Some([v1::Value::null(), v1::Value::unchanged_toast()]),
-            ),
-        ];
-        let plan = plan(&batch, &config());
-        let ops = writes(&plan);
-        assert_eq!(ops.len(), 1);
-        let Action::Merge(merge) = &ops[0].action else {
-            panic!("{:?}", ops[0].action);
-        };
-        assert_eq!(merge.known, object(json!({ "id": 1, "name": null })));
-        let stored = object(json!({ "id": 1, "name": "a", "body": "stored", "gone": 1 }));
-        assert_eq!(
-            merge.complete(&stored),
-            Ok(object(json!({ "id": 1, "name": null, "body": "stored" })))
-        );
-        assert_eq!(merge.complete(&Map::new()), Err("body".into()));
     }
 
     #[test]

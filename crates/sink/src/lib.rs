@@ -29,12 +29,14 @@
 //! records the store refused for good as [`Applied::rejected`], and classify failures as
 //! [`SinkError::Retryable`] (connection, timeout, throttling, 5xx) or
 //! [`SinkError::Permanent`] (the configuration is wrong: nothing will ever succeed).
+//! Its planning folds a batch into steps of one write per row with [`fold::BatchPlanner`].
 //! For `sluice verify`, the store also implements [`Inspect`]: the expected stored form
 //! of a row, computed by its own planning code, and batched reads of what it holds.
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backoff;
+pub mod fold;
 pub mod inspect;
 pub mod json;
 pub mod observe;
