@@ -119,6 +119,32 @@ async fn sql_client(
     Ok(client)
 }
 
+/// verify-full to a name the certificate does not carry: refused, permanently.
+fn assert_name_mismatch(error: &ReplicationError) {
+    assert!(
+        matches!(
+            error,
+            ReplicationError::Tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. }
+            ))
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+}
+
+/// A `hostssl`-only role in clear text: pg_hba refuses it, permanently, with advice.
+fn assert_hostnossl_rejected(error: &ReplicationError) {
+    assert_eq!(
+        error.code(),
+        Some(sqlstate::INVALID_AUTHORIZATION_SPECIFICATION),
+        "{error}"
+    );
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("pg_hba.conf"), "{error}");
+}
+
 async fn sql_ssl_in_use(client: &tokio_postgres::Client) -> bool {
     client
         .query_one(
@@ -167,13 +193,7 @@ async fn sql_connections_follow_the_tls_policy(cluster: &Cluster) {
     // sslmode=disable: the server refuses clear text for this role, permanently, with advice.
     let clear = cluster.config("127.0.0.1", "sluice_tls", "tlspass", TlsMode::Disable);
     let error = sql_client(&clear).await.expect_err("hostnossl reject");
-    assert_eq!(
-        error.code(),
-        Some(sqlstate::INVALID_AUTHORIZATION_SPECIFICATION),
-        "{error}"
-    );
-    assert!(!error.is_retryable());
-    assert!(error.to_string().contains("pg_hba.conf"), "{error}");
+    assert_hostnossl_rejected(&error);
     // ...while a role allowed in clear text still connects without TLS.
     let md5 = cluster.config("127.0.0.1", "sluice_md5", "md5pass", TlsMode::Disable);
     let client = sql_client(&md5).await.expect("md5 in clear text");
@@ -204,17 +224,7 @@ async fn sql_connections_follow_the_tls_policy(cluster: &Cluster) {
     let error = sql_client(&wrong_name)
         .await
         .expect_err("127.0.0.2 is not in the certificate");
-    assert!(
-        matches!(
-            error,
-            ReplicationError::Tls(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName
-                    | rustls::CertificateError::NotValidForNameContext { .. }
-            ))
-        ),
-        "{error:?}"
-    );
-    assert!(!error.is_retryable());
+    assert_name_mismatch(&error);
 
     // A wrong password is the server's error, as for replication.
     let wrong = cluster.config("127.0.0.1", "sluice_tls", "nope", cluster.verify_full());
@@ -303,17 +313,7 @@ async fn md5_cleartext_and_tls_on_a_throwaway_cluster() {
     let error = ReplicationClient::connect(&wrong_name)
         .await
         .expect_err("127.0.0.2 is not in the certificate");
-    assert!(
-        matches!(
-            error,
-            ReplicationError::Tls(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName
-                    | rustls::CertificateError::NotValidForNameContext { .. }
-            ))
-        ),
-        "{error:?}"
-    );
-    assert!(!error.is_retryable());
+    assert_name_mismatch(&error);
     let system_roots = cluster.config(
         "127.0.0.1",
         "sluice_tls",
@@ -339,13 +339,7 @@ async fn md5_cleartext_and_tls_on_a_throwaway_cluster() {
     let error = ReplicationClient::connect(&clear_tls_role)
         .await
         .expect_err("hostnossl reject");
-    assert_eq!(
-        error.code(),
-        Some(sqlstate::INVALID_AUTHORIZATION_SPECIFICATION),
-        "{error}"
-    );
-    assert!(!error.is_retryable());
-    assert!(error.to_string().contains("pg_hba.conf"), "{error}");
+    assert_hostnossl_rejected(&error);
 
     // channel_binding=require cannot be met without TLS.
     let mut must_bind = cluster.config("127.0.0.1", "sluice_md5", "md5pass", TlsMode::Disable);
