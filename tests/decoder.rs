@@ -96,14 +96,7 @@ async fn every_value_type_decodes_alike_in_text_and_binary() {
         ))
         .await
         .expect("create table, types and publication");
-    let slot = format!("{table}_slot");
-    client
-        .execute(
-            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
-            &[&slot],
-        )
-        .await
-        .expect("create slot");
+    let slot = create_slot(&client, &table).await;
     client
         .batch_execute(&format!(
             "INSERT INTO {table} VALUES ({})",
@@ -158,14 +151,7 @@ async fn unchanged_toast_and_old_keys_are_kept_apart() {
         ))
         .await
         .expect("create table");
-    let slot = format!("{table}_slot");
-    client
-        .execute(
-            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
-            &[&slot],
-        )
-        .await
-        .expect("create slot");
+    let slot = create_slot(&client, &table).await;
     client
         .batch_execute(&format!(
             "INSERT INTO {table} VALUES (1, repeat('x', 10000), 1);
@@ -222,14 +208,7 @@ async fn types_it_does_not_know_become_text_with_their_names() {
         ))
         .await
         .expect("create types, table and publication");
-    let slot = format!("{table}_slot");
-    client
-        .execute(
-            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
-            &[&slot],
-        )
-        .await
-        .expect("create slot");
+    let slot = create_slot(&client, &table).await;
     client
         .batch_execute(&format!(
             "INSERT INTO {table} VALUES (1, '(1.5,-2)', ROW(7, 'x y'), 'happy', '{{sad,happy}}')"
@@ -360,6 +339,19 @@ async fn load_registry(client: &Client) -> TypeRegistry {
     sluice_source::load_registry(client)
         .await
         .expect("type registry")
+}
+
+/// A pgoutput slot named after `table`.
+async fn create_slot(client: &Client, table: &str) -> String {
+    let slot = format!("{table}_slot");
+    client
+        .execute(
+            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
+            &[&slot],
+        )
+        .await
+        .expect("create slot");
+    slot
 }
 
 async fn drop_slot(client: &Client, slot: &str, table: &str) {
