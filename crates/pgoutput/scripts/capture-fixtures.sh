@@ -111,12 +111,7 @@ peek() {
     q -At -F $'\t' \
         -c "SET logical_decoding_work_mem = '64kB'" \
         -c "SELECT lsn, xid, encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes('$slot', NULL, NULL, $opts)" |
-        awk -F '\t' -v keep="$KEEP_STREAM_INSERTS" '
-            { tag = substr($3, 1, 2) }
-            tag == "53" { in_stream = 1; inserts = 0 }          # S: Stream Start
-            tag == "45" { in_stream = 0 }                       # E: Stream Stop
-            tag == "49" && in_stream { if (++inserts > keep) next }  # I inside a block
-            { print }' >"$OUT/$file"
+        awk -F '\t' -v keep="$KEEP_STREAM_INSERTS" -f "$HERE/trim-streamed-inserts.awk" >"$OUT/$file"
     printf '%-28s %5d messages %7d bytes\n' "$file" "$(wc -l <"$OUT/$file")" "$(wc -c <"$OUT/$file")"
 }
 

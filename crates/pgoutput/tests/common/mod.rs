@@ -33,6 +33,8 @@ pub const ALL_FIXTURES: &[(&str, u32)] = &[
     ("stream_v2.hex", 2),
     ("stream_v3.hex", 3),
     ("twophase_v3.hex", 3),
+    ("stream_v4_parallel.hex", 4),
+    ("stream_v4_on.hex", 4),
 ];
 
 pub fn load(name: &str) -> Vec<FixtureMessage> {
@@ -61,6 +63,14 @@ pub fn decode_hex(hex: &str) -> Vec<u8> {
     (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+/// The tag letters of a message sequence, e.g. "BRIC".
+pub fn tags(messages: &[LogicalMessage]) -> String {
+    messages
+        .iter()
+        .map(|m| char::from(m.kind().tag()))
         .collect()
 }
 
