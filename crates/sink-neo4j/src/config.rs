@@ -106,6 +106,17 @@ pub struct NodeTable {
     pub relationships: Vec<ForeignKey>,
 }
 
+impl NodeTable {
+    /// Nodes labelled `label`, every column a property, no relationships.
+    pub fn new(label: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            properties: None,
+            relationships: Vec::new(),
+        }
+    }
+}
+
 /// A foreign key of a node table, stored as a relationship to the referenced row's node.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

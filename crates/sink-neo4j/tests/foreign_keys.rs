@@ -9,14 +9,9 @@ use sluice_sink_neo4j::{Direction, ForeignKey, NodeTable};
 use crate::support::{Names, TestTable, int, text, with_harness};
 
 fn configure(n: &Names, config: &mut sluice_sink_neo4j::Neo4jConfig) {
-    config.nodes.insert(
-        n.key("users"),
-        NodeTable {
-            label: n.label("User"),
-            properties: None,
-            relationships: vec![],
-        },
-    );
+    config
+        .nodes
+        .insert(n.key("users"), NodeTable::new(n.label("User")));
     config.nodes.insert(
         n.key("orders"),
         NodeTable {

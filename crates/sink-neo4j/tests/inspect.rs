@@ -17,14 +17,9 @@ use crate::support::{Harness, Names, TestTable, int, keyed, text, with_harness};
 
 fn configure(n: &Names, config: &mut Neo4jConfig) {
     for (table, label) in [("users", "User"), ("teams", "Team")] {
-        config.nodes.insert(
-            n.key(table),
-            NodeTable {
-                label: n.label(label),
-                properties: None,
-                relationships: vec![],
-            },
-        );
+        config
+            .nodes
+            .insert(n.key(table), NodeTable::new(n.label(label)));
     }
     config.nodes.insert(
         n.key("orders"),

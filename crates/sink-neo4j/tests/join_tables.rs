@@ -8,14 +8,9 @@ use crate::support::{Names, TestTable, int, keyed, with_harness};
 
 pub(crate) fn configure(n: &Names, config: &mut Neo4jConfig) {
     for (table, label) in [("orders", "Order"), ("products", "Product")] {
-        config.nodes.insert(
-            n.key(table),
-            NodeTable {
-                label: n.label(label),
-                properties: None,
-                relationships: vec![],
-            },
-        );
+        config
+            .nodes
+            .insert(n.key(table), NodeTable::new(n.label(label)));
     }
     config.relationships.insert(
         n.key("order_items"),

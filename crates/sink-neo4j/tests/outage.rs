@@ -19,14 +19,9 @@ async fn a_cut_connection_is_retryable_and_the_sink_recovers() {
     config.request_timeout_seconds = 5;
     let table = format!("items_{suffix}");
     let label = format!("Item_{suffix}");
-    config.nodes.insert(
-        format!("public.{table}"),
-        NodeTable {
-            label: label.clone(),
-            properties: None,
-            relationships: vec![],
-        },
-    );
+    config
+        .nodes
+        .insert(format!("public.{table}"), NodeTable::new(label.clone()));
     let graph = client().await;
     let result = tokio::spawn({
         let config = config.clone();

@@ -11,14 +11,9 @@ async fn a_row_the_server_refuses_is_rejected_and_the_others_applied() {
     with_harness(
         "neo_rejections",
         |n, config| {
-            config.nodes.insert(
-                n.key("tags"),
-                NodeTable {
-                    label: n.label("Tag"),
-                    properties: None,
-                    relationships: vec![],
-                },
-            );
+            config
+                .nodes
+                .insert(n.key("tags"), NodeTable::new(n.label("Tag")));
             config.nodes.insert(
                 n.key("posts"),
                 NodeTable {

@@ -10,14 +10,9 @@ async fn a_truncate_removes_older_nodes_in_any_order_of_its_copies() {
     with_harness(
         "neo_truncate",
         |n, config| {
-            config.nodes.insert(
-                n.key("events"),
-                NodeTable {
-                    label: n.label("Event"),
-                    properties: None,
-                    relationships: vec![],
-                },
-            );
+            config
+                .nodes
+                .insert(n.key("events"), NodeTable::new(n.label("Event")));
         },
         |mut h| async move {
             let mut t = TestTable::new(

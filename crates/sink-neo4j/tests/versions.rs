@@ -10,14 +10,9 @@ async fn duplicates_and_older_events_keep_the_newest() {
     with_harness(
         "neo_versions",
         |n, config| {
-            config.nodes.insert(
-                n.key("items"),
-                NodeTable {
-                    label: n.label("Item"),
-                    properties: None,
-                    relationships: vec![],
-                },
-            );
+            config
+                .nodes
+                .insert(n.key("items"), NodeTable::new(n.label("Item")));
         },
         |mut h| async move {
             let t = TestTable::new(&h.names.table("items"), &[("id", "int8"), ("name", "text")]);
