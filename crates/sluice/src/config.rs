@@ -242,7 +242,8 @@ pub(crate) struct Kafka {
     /// in production, with the topic's `min.insync.replicas` at 2.
     #[serde(default = "defaults::replication_factor")]
     pub(crate) replication_factor: i32,
-    /// Extra librdkafka producer properties, e.g. `"compression.type" = "zstd"`. The
+    /// Extra librdkafka producer properties, e.g. `"compression.type" = "lz4"` (or gzip,
+    /// snappy; this librdkafka is built without zstd). The
     /// properties that make publishing lossless (`enable.idempotence`, `acks`) are fixed.
     #[serde(default)]
     pub(crate) producer: BTreeMap<String, PropertyValue>,

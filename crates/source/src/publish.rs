@@ -252,7 +252,17 @@ impl Publisher {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
-            .set("compression.type", "lz4")
+            // No compression by default (Kafka's and Kafka Connect's own default). The
+            // producer compresses every batch on its single broker thread, and LZ4 gains
+            // nothing on already dense values (hashes, ids, encrypted or pre-compressed
+            // text) while costing CPU the walsender and broker also need: on the "mixed"
+            // benchmark (TOASTed 4-8 KB text, bench-vs-recvlogical.sh mixed 50000, 2 cores)
+            // `lz4` compressed to 0.997 of the input, took over a quarter of the source's
+            // CPU (2.8 s against 2.0 s) and 10-20% of its throughput (0.71x against
+            // 0.75-0.85x pg_recvlogical). Where the network or the brokers' disks are the
+            // bottleneck and the values do compress, set
+            // `kafka.producer."compression.type" = "lz4"`.
+            .set("compression.type", "none")
             .set("queue.buffering.max.messages", "1000000");
         for (key, value) in &settings.producer_properties {
             config.set(key, value);
