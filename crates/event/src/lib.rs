@@ -20,6 +20,8 @@
 //! * [`key`] turns a row's key columns into the Kafka message key, and back.
 //! * [`topic`] names topics, escaping PostgreSQL names into Kafka's alphabet.
 //! * [`headers`] names the record headers and fixes their values' form.
+//! * [`partition`] reads a partition's ends, waiting out a leader election, the one
+//!   piece of Kafka client behaviour every process and test shares.
 //! * [`FILE_DESCRIPTOR_SET`] is the compiled schema, for reflection and schema
 //!   registries.
 //!
@@ -61,6 +63,7 @@
 mod change_event;
 pub mod headers;
 pub mod key;
+pub mod partition;
 pub mod topic;
 
 /// The generated protobuf types of package `sluice.v1`

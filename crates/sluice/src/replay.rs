@@ -243,9 +243,13 @@ fn ends<'a>(
             .fetch_metadata(Some(topic), Duration::from_secs(30))
             .with_context(|| format!("the partitions of {topic}"))?;
         for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition.id(), Duration::from_secs(30))
-                .with_context(|| format!("the end of {topic}/{}", partition.id()))?;
+            let (low, high) = sluice_event::partition::watermarks(
+                &consumer,
+                topic,
+                partition.id(),
+                Duration::from_secs(30),
+            )
+            .with_context(|| format!("the end of {topic}/{}", partition.id()))?;
             if high > low {
                 ends.insert((topic.clone(), partition.id()), high);
             }

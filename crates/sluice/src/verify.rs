@@ -902,7 +902,8 @@ async fn wait_for_pipeline(
     for topic in &topics {
         let metadata = watcher.fetch_metadata(Some(topic), timeout)?;
         for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            let (_, high) = watcher.fetch_watermarks(topic, partition.id(), timeout)?;
+            let (_, high) =
+                sluice_event::partition::watermarks(&watcher, topic, partition.id(), timeout)?;
             ends.add_partition(topic, partition.id());
             wanted.push((topic.clone(), partition.id(), high));
         }
@@ -918,7 +919,17 @@ async fn wait_for_pipeline(
             .set("enable.auto.commit", "false")
             .create()?;
         loop {
-            let committed = consumer.committed_offsets(ends.clone(), timeout)?;
+            // Just after a broker restart the group coordinator may still be loading its
+            // offsets: that answer means "not yet", like offsets that are behind.
+            let committed = match consumer.committed_offsets(ends.clone(), timeout) {
+                Ok(committed) => committed,
+                Err(error) if Instant::now() < deadline => {
+                    tracing::debug!(%error, %group, "committed offsets not readable yet");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let behind = wanted.iter().any(|(topic, partition, high)| {
                 *high > 0
                     && !matches!(

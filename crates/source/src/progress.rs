@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
+use sluice_event::partition;
 
 use crate::publish::{PublishError, Publisher, Record};
 
@@ -166,28 +166,9 @@ fn last_record(bootstrap: &str, topic: &str, slot: &str) -> Result<Option<Vec<u8
         .set("enable.auto.commit", "false")
         .create()
         .map_err(PublishError::Client)?;
-    // A topic created a moment ago may have no leader yet: wait for it, within the timeout.
     let deadline = std::time::Instant::now() + timeout;
-    let (low, high) = loop {
-        match consumer.fetch_watermarks(topic, 0, timeout) {
-            Ok(watermarks) => break watermarks,
-            Err(error)
-                if std::time::Instant::now() < deadline
-                    && matches!(
-                        error.rdkafka_error_code(),
-                        Some(
-                            RDKafkaErrorCode::NotLeaderForPartition
-                                | RDKafkaErrorCode::LeaderNotAvailable
-                                | RDKafkaErrorCode::UnknownTopicOrPartition
-                                | RDKafkaErrorCode::UnknownPartition
-                        )
-                    ) =>
-            {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(error) => return Err(PublishError::Client(error).into()),
-        }
-    };
+    let (low, high) =
+        partition::watermarks(&consumer, topic, 0, timeout).map_err(PublishError::Client)?;
     if high <= low {
         return Ok(None);
     }

@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -337,23 +337,34 @@ impl Publisher {
         &self.settings.bootstrap_servers
     }
 
-    /// The number of partitions of `topic`, from the cluster's metadata.
+    /// The number of partitions of `topic`, from the cluster's metadata. A topic created a
+    /// moment ago may not be in the metadata yet; that is waited out (up to 30 s), never
+    /// taken for one partition, which would send an event meant for every partition to
+    /// only the first.
     pub async fn partitions(&self, topic: &str) -> Result<i32, PublishError> {
         let producer = self.producer.clone();
         let topic = topic.to_owned();
-        let metadata = tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(Some(&topic), Duration::from_secs(30))
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let metadata = producer
+                    .client()
+                    .fetch_metadata(Some(&topic), Duration::from_secs(30))?;
+                let known = metadata.topics().first().filter(|t| t.error().is_none());
+                match known.map(|t| t.partitions().len()) {
+                    Some(count) if count > 0 => return Ok(i32::try_from(count).unwrap_or(i32::MAX)),
+                    _ if Instant::now() >= deadline => {
+                        return Err(KafkaError::MetadataFetch(
+                            RDKafkaErrorCode::UnknownTopicOrPartition,
+                        ));
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(200)),
+                }
+            }
         })
         .await
         .map_err(|_| PublishError::Client(KafkaError::Canceled))?
-        .map_err(PublishError::Client)?;
-        let count = metadata
-            .topics()
-            .first()
-            .map_or(0, |t| t.partitions().len());
-        Ok(i32::try_from(count).unwrap_or(i32::MAX).max(1))
+        .map_err(PublishError::Client)
     }
 
     /// Hands a record to the producer without waiting for Kafka. When the producer's
