@@ -247,9 +247,10 @@ async fn idle_captured_tables_do_not_hold_wal_while_the_database_is_busy() {
         if confirmed >= written {
             break;
         }
+        // Generous: on a busy machine the publish-and-confirm round trip can take a while.
         assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "confirmed_flush_lsn {confirmed} stayed behind {written}"
+            started.elapsed() < Duration::from_secs(60),
+            "confirmed_flush_lsn {confirmed} stayed behind {written} for 60 s"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -220,15 +220,29 @@ async fn consume_records(
         .expect("consumer");
     let mut ends = Vec::new();
     for attempt in 0.. {
-        ends.clear();
-        if let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
-            for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-                let (low, high) = consumer
-                    .fetch_watermarks(topic, partition.id(), Duration::from_secs(5))
-                    .expect("watermarks");
-                ends.push((partition.id(), low, high));
-            }
-        }
+        // Every partition's ends from one attempt. Any error (a busy broker, an election
+        // longer than the helper waits out) is a "not yet": start over.
+        ends = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()
+            .and_then(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .flat_map(|t| t.partitions())
+                    .map(|partition| {
+                        sluice_event::partition::watermarks(
+                            &consumer,
+                            topic,
+                            partition.id(),
+                            Duration::from_secs(5),
+                        )
+                        .map(|(low, high)| (partition.id(), low, high))
+                        .ok()
+                    })
+                    .collect::<Option<Vec<_>>>()
+            })
+            .unwrap_or_default();
         let held: i64 = ends.iter().map(|(_, low, high)| high - low).sum();
         if held >= at_least as i64 {
             break;

@@ -2,6 +2,8 @@
 //! change events, and the slot's confirmed position only moves past what Kafka holds.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prost::Message as _;
@@ -86,7 +88,8 @@ impl Harness {
             })
             .await
         });
-        for _ in 0..200 {
+        // A busy machine can take a while to start the walsender and run the snapshot.
+        for _ in 0..1200 {
             let active = self
                 .pg
                 .query_opt(
@@ -104,7 +107,7 @@ impl Harness {
             assert!(!task.is_finished(), "the source stopped: {:?}", task.await);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the source did not start streaming within 10 s");
+        panic!("the source did not start streaming within 60 s");
     }
 
     pub(crate) async fn confirmed_flush_lsn(&self) -> u64 {
@@ -134,14 +137,16 @@ impl Harness {
         // The source creates the topic when it first sees the table: wait for it.
         let topic = self.topic();
         for attempt in 0.. {
-            let metadata = consumer
+            // A request that fails (a busy or electing broker) is a "not yet" too.
+            let appeared = consumer
                 .fetch_metadata(Some(&topic), Duration::from_secs(5))
-                .expect("metadata");
-            if metadata
-                .topics()
-                .iter()
-                .any(|t| t.error().is_none() && !t.partitions().is_empty())
-            {
+                .is_ok_and(|metadata| {
+                    metadata
+                        .topics()
+                        .iter()
+                        .any(|t| t.error().is_none() && !t.partitions().is_empty())
+                });
+            if appeared {
                 break;
             }
             assert!(attempt < 300, "topic {topic} did not appear within 30 s");
@@ -393,14 +398,20 @@ async fn a_source_killed_mid_stream_loses_nothing_on_restart() {
     let h = Harness::new("src_crash", "(id int8 PRIMARY KEY, payload text)").await;
     let (_stop, task) = h.start().await;
     let t = &h.name;
-    // 400 transactions of 50 rows (6 s or more), paced so that the kill lands while they stream.
+    // Paced transactions of 50 rows, at least 400 of them and on until the source was
+    // killed: however long the first event takes to reach Kafka, the kill lands while
+    // they stream.
+    let killed = Arc::new(AtomicBool::new(false));
     let writer = {
         let url = h.config.postgres_url.clone();
         let t = t.clone();
+        let killed = killed.clone();
         tokio::spawn(async move {
             let (pg, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
             tokio::spawn(connection);
-            for batch in 0..400 {
+            let mut batch = 0;
+            while batch < 400 || !killed.load(Ordering::SeqCst) {
+                assert!(batch < 20_000, "the source was never killed");
                 pg.batch_execute(&format!(
                     "INSERT INTO {t} SELECT i, md5(i::text) FROM generate_series({}, {}) AS i",
                     batch * 50 + 1,
@@ -408,19 +419,18 @@ async fn a_source_killed_mid_stream_loses_nothing_on_restart() {
                 ))
                 .await
                 .expect("insert");
+                batch += 1;
                 tokio::time::sleep(Duration::from_millis(15)).await;
             }
+            batch
         })
     };
     // Kill it once the first events are on Kafka, while the rest still streams.
     h.consume(1).await;
-    assert!(
-        !writer.is_finished(),
-        "the workload ended before the kill; make it larger"
-    );
     task.abort(); // no shutdown, no final status: as abrupt as a crash for PostgreSQL
     let _ = task.await;
-    writer.await.expect("writer");
+    killed.store(true, Ordering::SeqCst);
+    let rows = writer.await.expect("writer") * 50;
 
     let confirmed_after_crash = h.confirmed_flush_lsn().await;
     let (stop, task) = h.start().await;
@@ -428,7 +438,7 @@ async fn a_source_killed_mid_stream_loses_nothing_on_restart() {
     let consumer_ids = {
         let mut ids = BTreeSet::new();
         let mut total = 0;
-        let records = h.consume(20_000).await;
+        let records = h.consume(rows).await;
         for r in &records {
             if let Some(event) = &r.event {
                 total += 1;
@@ -439,9 +449,9 @@ async fn a_source_killed_mid_stream_loses_nothing_on_restart() {
         (ids, total)
     };
     let (mut ids, mut total) = consumer_ids;
-    if ids.len() < 20_000 {
-        // Replayed duplicates may have filled the first 20,000 records: read on.
-        let records = h.consume(40_000.min(total + 20_000 - ids.len())).await;
+    if ids.len() < rows {
+        // Replayed duplicates may have filled the first `rows` records: read on.
+        let records = h.consume((2 * rows).min(total + rows - ids.len())).await;
         ids = records
             .iter()
             .filter_map(|r| r.event.as_ref())
@@ -456,11 +466,11 @@ async fn a_source_killed_mid_stream_loses_nothing_on_restart() {
     }
     assert_eq!(
         ids.len(),
-        20_000,
+        rows,
         "every committed row is on Kafka ({total} records read)"
     );
     assert_eq!(ids.first(), Some(&1));
-    assert_eq!(ids.last(), Some(&20_000));
+    assert_eq!(ids.last(), Some(&(rows as i64)));
     assert!(h.confirmed_flush_lsn().await >= confirmed_after_crash);
 
     stop.send(()).expect("stop");

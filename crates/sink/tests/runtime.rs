@@ -178,8 +178,9 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// The group's committed offsets per partition of `topic`.
-fn committed(bootstrap: &str, group: &str, topic: &str) -> Vec<Offset> {
+/// The group's committed offsets per partition of `topic`, or `None` when Kafka did not
+/// answer (a busy broker or a coordinator being elected: try again).
+fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<Vec<Offset>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
@@ -190,21 +191,22 @@ fn committed(bootstrap: &str, group: &str, topic: &str) -> Vec<Offset> {
     partitions.add_partition(topic, 1);
     let committed = consumer
         .committed_offsets(partitions, Duration::from_secs(10))
-        .unwrap();
-    committed.elements().iter().map(|e| e.offset()).collect()
+        .ok()?;
+    Some(committed.elements().iter().map(|e| e.offset()).collect())
 }
 
-fn high_watermarks(bootstrap: &str, topic: &str) -> Vec<Offset> {
+/// The end of each partition of `topic`, or `None` when Kafka did not answer in time.
+fn high_watermarks(bootstrap: &str, topic: &str) -> Option<Vec<Offset>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .unwrap();
     (0..2)
         .map(|p| {
-            let (_, high) = consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(10))
-                .unwrap();
-            Offset::Offset(high)
+            let (_, high) =
+                sluice_event::partition::watermarks(&consumer, topic, p, Duration::from_secs(10))
+                    .ok()?;
+            Some(Offset::Offset(high))
         })
         .collect()
 }
@@ -282,7 +284,8 @@ async fn batches_are_retried_committed_after_success_and_refusals_dead_lettered(
     let dead_letter_topic = format!("{prefix}.sluice-dead-letter.test");
     let letters = dead_letters(&bootstrap, &dead_letter_topic, 2);
     wait_for("the offsets committed to the end", || {
-        committed(&bootstrap, &group, &topic) == high_watermarks(&bootstrap, &topic)
+        committed(&bootstrap, &group, &topic)
+            .is_some_and(|committed| high_watermarks(&bootstrap, &topic) == Some(committed))
     })
     .await;
     stop.send(()).unwrap();
@@ -352,6 +355,7 @@ async fn a_store_that_keeps_failing_commits_nothing_and_loses_nothing() {
     task.await.unwrap().unwrap();
     assert!(
         committed(&bootstrap, &group, &topic)
+            .expect("the committed offsets")
             .iter()
             .all(|o| !matches!(o, Offset::Offset(_))),
         "nothing committed while the store was down"
@@ -393,7 +397,9 @@ async fn a_rebalance_mid_stream_loses_nothing() {
         seen: seen.clone(),
         failures: 0,
         refuse: BTreeSet::new(),
-        delay: Duration::from_millis(300),
+        // Slow enough that the first member is still busy when the second has joined
+        // (a rebalance takes seconds), yet the whole topic takes well under a minute.
+        delay: Duration::from_millis(1000),
     };
     let (stop_first, first) = start(slow(&first_seen), config.clone());
     wait_for("the first consumer under way", || {
@@ -421,7 +427,8 @@ async fn a_rebalance_mid_stream_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     wait_for("the offsets committed to the end", || {
-        committed(&bootstrap, &group, &topic) == high_watermarks(&bootstrap, &topic)
+        committed(&bootstrap, &group, &topic)
+            .is_some_and(|committed| high_watermarks(&bootstrap, &topic) == Some(committed))
     })
     .await;
     stop_first.send(()).unwrap();

@@ -206,21 +206,42 @@ listen_address = "127.0.0.1:0"
             .create()
             .expect("consumer");
         let topic = self.topic();
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(10))
-            .expect("metadata");
-        let partitions: Vec<i32> = metadata.topics()[0]
-            .partitions()
-            .iter()
-            .map(|p| p.id())
-            .collect();
-        assert!(!partitions.is_empty(), "topic {topic} has no partitions");
+        // Every partition's ends from one attempt. An error (a busy broker, an election
+        // longer than the helper waits out) or no partitions yet means "ask again".
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let ends: Vec<(i32, i64, i64)> = loop {
+            let answer = consumer
+                .fetch_metadata(Some(&topic), Duration::from_secs(10))
+                .and_then(|metadata| {
+                    metadata
+                        .topics()
+                        .iter()
+                        .flat_map(|t| t.partitions())
+                        .map(|p| {
+                            sluice_event::partition::watermarks(
+                                &consumer,
+                                &topic,
+                                p.id(),
+                                Duration::from_secs(10),
+                            )
+                            .map(|(low, high)| (p.id(), low, high))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                });
+            match answer {
+                Ok(ends) if !ends.is_empty() => break ends,
+                answer => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the ends of topic {topic} within 60 s: {answer:?}"
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        };
         let mut assignment = TopicPartitionList::new();
         let mut remaining = HashMap::new();
-        for &partition in &partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(&topic, partition, Duration::from_secs(10))
-                .expect("watermarks");
+        for (partition, low, high) in ends {
             if high > low {
                 remaining.insert(partition, high);
             }

@@ -146,6 +146,11 @@ pub(crate) async fn converges_through_an_outage_and_a_killed_sink<S: Store>(
 [kafka]
 bootstrap_servers = {bootstrap:?}
 
+# The killed sink keeps its partitions until its session expires: let that take 10 s,
+# not librdkafka's 45 s, before the restarted sink gets them.
+[kafka.consumer]
+"session.timeout.ms" = 10000
+
 [sink]
 topic_prefix = "{t}"
 group_id = "{t}-{kind}"
@@ -204,8 +209,19 @@ listen_address = "127.0.0.1:0"
         .await
         .expect("produce a malformed record");
 
-    // The store unreachable while changes keep coming.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The store unreachable while changes keep coming. Cut only once the sink has applied
+    // something: cut earlier, the sink may still be waiting for the store before it
+    // consumes, and then no apply fails, which the end of the scenario looks for.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.rows().await.is_none_or(|rows| rows.is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "{} held none of the table's rows within 60 s\nsink:\n{}",
+            S::KIND,
+            tail(&sink_log)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     proxy.cut();
     for batch in 0..8 {
         h.pg.batch_execute(&format!(
