@@ -577,7 +577,9 @@ async fn faults() {
     let stores = Stores::new(&h).await;
     let t = h.name.clone();
     let sink_base = format!(
-        "[kafka]\nbootstrap_servers = {:?}\n[sink]\ntopic_prefix = \"{t}\"\n\
+        // A killed sink's partitions go to its successor after 10 s, not librdkafka's 45.
+        "[kafka]\nbootstrap_servers = {:?}\n[kafka.consumer]\n\"session.timeout.ms\" = 10000\n\
+         [sink]\ntopic_prefix = \"{t}\"\n\
          batch_max_wait_ms = 100\nretry_initial_ms = 100\nretry_max_seconds = 1\n\
          topic_refresh_seconds = 1\n{{group}}\n[metrics]\nenabled = false\n",
         h.bootstrap
