@@ -7,6 +7,7 @@
 //!  sluice sink neo4j --config sink.toml              Kafka ─▶ Neo4j (nodes, relationships)
 //!  sluice replay elasticsearch --config sink.toml    rebuild indices, swap aliases, exit
 //!  sluice verify --config sink.toml                  PostgreSQL vs every store: drift, exit 1
+//!  sluice status --config sink.toml                  slot, snapshot, sink lag, dead letters; exit 1 on trouble
 //!     │
 //!     ├─ config: the TOML file + SLUICE_<SECTION>__<KEY> variables ─▶ checked, or exit 2 naming the key
 //!     ├─ telemetry: logs to stderr (RUST_LOG), /metrics, /healthz and /readyz
@@ -24,9 +25,9 @@
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | stopped on SIGTERM or SIGINT |
-//! | 1 | a permanent error; the message says what to do; for `verify`: drift found |
+//! | 1 | a permanent error; the message says what to do; for `verify`: drift found; for `status`: something needs attention |
 //! | 2 | bad command line or config; the message names the option or key |
-//! | 3 | `verify` could not finish (a store or PostgreSQL failed): nothing is known |
+//! | 3 | `verify` could not finish (a store or PostgreSQL failed), or `status` could not reach PostgreSQL or Kafka: nothing is known |
 //! | 130 | a second signal during shutdown |
 //!
 //! `anyhow` lives here only, at the edge; the modules have their own error types.
@@ -34,12 +35,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
+mod offsets;
 mod overrides;
 mod replay;
 mod report;
 mod shutdown;
 mod sink;
 mod sink_config;
+mod status;
 mod supervise;
 mod telemetry;
 mod verify;
@@ -85,6 +88,14 @@ enum Command {
     /// Compare PostgreSQL with every configured store and name the rows missing, extra
     /// or stale; exit 1 on drift.
     Verify(verify::VerifyArgs),
+    /// Report where the pipeline stands; exit 1 when something needs attention.
+    ///
+    /// Read from the servers, whether or not any Sluice process runs: the slot (active,
+    /// confirmed and restart LSN, WAL held and bytes behind, wal_status), the publication's
+    /// tables, the snapshot's progress, each sink group's lag and members, and the
+    /// dead-letter topics.
+    #[command(after_help = status::exit_codes_help())]
+    Status(status::StatusArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +167,15 @@ async fn main() -> ExitCode {
                 return ExitCode::from(verify::FAILED_EXIT_CODE);
             }
         },
+        Command::Status(args) => match status_command(args).await {
+            Ok(true) => return ExitCode::from(status::ATTENTION_EXIT_CODE),
+            Ok(false) => Ok(()),
+            Err(error) if error.downcast_ref::<config::ConfigError>().is_some() => Err(error),
+            Err(error) => {
+                eprintln!("sluice: {}", ErrorChain(error.as_ref()));
+                return ExitCode::from(status::UNREACHABLE_EXIT_CODE);
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -225,6 +245,17 @@ async fn verify_command(args: verify::VerifyArgs) -> anyhow::Result<bool> {
         .await
         .map_err(|error| match error {
             verify::VerifyError::Config(config) => anyhow::Error::from(config),
+            other => other.into(),
+        })
+}
+
+/// `sluice status`: `Ok(true)` when something needs attention.
+async fn status_command(args: status::StatusArgs) -> anyhow::Result<bool> {
+    let config = sink_config(&args.config)?;
+    status::run(&config, &args)
+        .await
+        .map_err(|error| match error {
+            status::StatusError::Config(config) => anyhow::Error::from(config),
             other => other.into(),
         })
 }

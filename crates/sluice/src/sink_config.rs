@@ -39,6 +39,10 @@ use sluice_sink_redis::RedisConfig;
 
 use crate::config::{Checked, ConfigError, Metrics, PropertyValue, Secret};
 
+/// The store kinds a sink config can name: `sluice sink <kind>`, and the keys of
+/// `[verify] groups`.
+pub(crate) const STORE_KINDS: [&str; 3] = ["elasticsearch", "redis", "neo4j"];
+
 /// The whole config of a sink.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +68,7 @@ pub(crate) struct SinkConfig {
 }
 
 /// `[kafka]`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SinkKafka {
     /// `host:port` of one or more brokers, comma-separated. Required.
@@ -255,6 +259,15 @@ impl Checked for SinkConfig {
                 );
             }
         }
+        if let Some(verify) = &self.verify {
+            for kind in verify.groups.keys() {
+                check(
+                    STORE_KINDS.contains(&kind.as_str()),
+                    &format!("verify.groups.{kind}"),
+                    "not a store kind: use elasticsearch, redis or neo4j",
+                );
+            }
+        }
         // The stores that check their own sections name the key in their messages.
         if let Some(Err(error)) = self.redis.as_ref().map(RedisConfig::validate) {
             problems.push((String::new(), error.to_string()));
@@ -289,6 +302,30 @@ impl SinkConfig {
             .map(|(key, value)| (key.clone(), value.0.clone()))
             .collect();
         Ok(config)
+    }
+
+    /// The store kinds whose section this config has, in [`STORE_KINDS`] order.
+    pub(crate) fn configured_stores(&self) -> Vec<&'static str> {
+        let present = [
+            self.elasticsearch.is_some(),
+            self.redis.is_some(),
+            self.neo4j.is_some(),
+        ];
+        STORE_KINDS
+            .into_iter()
+            .zip(present)
+            .filter_map(|(kind, present)| present.then_some(kind))
+            .collect()
+    }
+
+    /// The consumer group of the sink of `kind`, as `verify` and `status` look for it:
+    /// `[verify] groups.<kind>` when set, else the group that sink runs with
+    /// (`sink.group_id`, or `sluice-<kind>`).
+    pub(crate) fn group_of(&self, kind: &str) -> Result<String, ConfigError> {
+        match self.verify.as_ref().and_then(|v| v.groups.get(kind)) {
+            Some(group) => Ok(group.clone()),
+            None => Ok(self.runtime_config(kind)?.group_id),
+        }
     }
 }
 
@@ -398,6 +435,30 @@ mod tests {
             parse::<SinkConfig>("[sink]\n", &[]),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_sink_group_is_verify_groups_then_sink_group_id_then_the_kinds_default() {
+        let config: SinkConfig = parse(
+            &format!(
+                "{MINIMAL}[redis]\nurl = \"redis://c\"\n\
+                 [verify]\npublication = \"p\"\ngroups = {{ neo4j = \"graph\" }}\n"
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.configured_stores(), ["redis"]);
+        assert_eq!(config.group_of("redis").unwrap(), "sluice-redis");
+        assert_eq!(config.group_of("neo4j").unwrap(), "graph");
+        let named: SinkConfig =
+            parse(&format!("{MINIMAL}[sink]\ngroup_id = \"mine\"\n"), &[]).unwrap();
+        assert_eq!(named.group_of("redis").unwrap(), "mine");
+        assert_eq!(
+            error(&format!(
+                "{MINIMAL}[verify]\npublication = \"p\"\n[verify.groups]\nsolr = \"g\"\n"
+            )),
+            "verify.groups.solr: not a store kind: use elasticsearch, redis or neo4j"
+        );
     }
 
     #[test]

@@ -59,8 +59,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::Deserialize;
 use sluice_event::key::decode_key;
 use sluice_event::topic::topic_for;
@@ -74,7 +72,8 @@ use sluice_source::{SourceConfig, SourceError, load_registry};
 use tokio_postgres::Client;
 
 use crate::config::{ConfigError, Secret};
-use crate::sink_config::SinkConfig;
+use crate::offsets;
+use crate::sink_config::{STORE_KINDS, SinkConfig};
 
 /// The exit code when drift was found.
 pub(crate) const DRIFT_EXIT_CODE: u8 = 1;
@@ -83,9 +82,6 @@ pub(crate) const FAILED_EXIT_CODE: u8 = 3;
 
 /// How many times differing keys are read again, each after the pipeline caught up.
 const RECHECK_ROUNDS: usize = 3;
-
-/// The store kinds verify knows.
-const KINDS: [&str; 3] = ["elasticsearch", "redis", "neo4j"];
 
 /// `sluice verify`'s command line.
 #[derive(Debug, Args)]
@@ -126,7 +122,7 @@ pub(crate) struct VerifyArgs {
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifyPostgres {
     /// The connection URL of the source database.
-    url: Secret,
+    pub(crate) url: Secret,
 }
 
 /// `[verify]`
@@ -134,9 +130,9 @@ pub(crate) struct VerifyPostgres {
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifySection {
     /// The source's publication: its tables are verified. Required.
-    publication: String,
+    pub(crate) publication: String,
     /// The source's slot: the recheck also waits until it is past the start LSN.
-    slot: Option<String>,
+    pub(crate) slot: Option<String>,
     /// Rows per PostgreSQL query and store read.
     #[serde(default = "default_chunk_rows")]
     chunk_rows: usize,
@@ -148,7 +144,7 @@ pub(crate) struct VerifySection {
     sample_keys: usize,
     /// Consumer group per store kind, when not the sink's default.
     #[serde(default)]
-    groups: BTreeMap<String, String>,
+    pub(crate) groups: BTreeMap<String, String>,
 }
 
 fn default_chunk_rows() -> usize {
@@ -264,14 +260,11 @@ pub(crate) async fn run(
     if section.chunk_rows == 0 {
         return Err(ConfigError::invalid_key("verify.chunk_rows", "must be at least 1").into());
     }
-    if let Some(kind) = section.groups.keys().find(|k| !KINDS.contains(&k.as_str())) {
-        return Err(ConfigError::invalid_key(
-            &format!("verify.groups.{kind}"),
-            "not a store kind: use elasticsearch, redis or neo4j",
-        )
-        .into());
-    }
-    if let Some(kind) = args.stores.iter().find(|k| !KINDS.contains(&k.as_str())) {
+    if let Some(kind) = args
+        .stores
+        .iter()
+        .find(|k| !STORE_KINDS.contains(&k.as_str()))
+    {
         return Err(ConfigError::invalid_key(
             "--store",
             &format!("{kind:?} is not a store kind: use elasticsearch, redis or neo4j"),
@@ -377,8 +370,7 @@ pub(crate) async fn run(
             break;
         }
         let slot = section.slot.as_deref();
-        let caught_up =
-            wait_for_pipeline(config, section, &pg, slot, &lsn, &tables, &kinds, settle).await?;
+        let caught_up = wait_for_pipeline(config, &pg, slot, &lsn, &tables, &kinds, settle).await?;
         if !caught_up {
             tracing::warn!(
                 settle_seconds = settle.as_secs(),
@@ -408,7 +400,6 @@ pub(crate) async fn run(
     {
         repair(
             config,
-            section,
             source,
             &ctx,
             &mut runs,
@@ -460,10 +451,8 @@ fn check_source(
 /// the source's own code at one exact version ([`sluice_source::repair`]), once for all
 /// stores; then, after the sinks consumed it, checked again like any recheck. A key that
 /// matches then is repaired; one that does not stays in the report as drift.
-#[allow(clippy::too_many_arguments)]
 async fn repair(
     config: &SinkConfig,
-    section: &VerifySection,
     source: &SourceConfig,
     ctx: &Context<'_>,
     runs: &mut [StoreRun],
@@ -521,7 +510,7 @@ async fn repair(
             break;
         }
         let caught_up =
-            wait_for_pipeline(config, section, ctx.pg, None, "", &tables, &kinds, settle).await?;
+            wait_for_pipeline(config, ctx.pg, None, "", &tables, &kinds, settle).await?;
         if !caught_up {
             tracing::warn!(
                 settle_seconds = settle.as_secs(),
@@ -597,19 +586,7 @@ async fn tables(
     publication: &str,
     wanted: &[String],
 ) -> Result<Vec<TableName>, VerifyError> {
-    let published: Vec<TableName> = pg
-        .query(
-            "SELECT schemaname::text, tablename::text FROM pg_publication_tables \
-             WHERE pubname = $1 ORDER BY 1, 2",
-            &[&publication],
-        )
-        .await?
-        .iter()
-        .map(|row| TableName {
-            schema: row.get(0),
-            table: row.get(1),
-        })
-        .collect();
+    let published = published_tables(pg, publication).await?;
     if published.is_empty() {
         return Err(ConfigError::invalid_key(
             "verify.publication",
@@ -636,6 +613,26 @@ async fn tables(
                 })
         })
         .collect()
+}
+
+/// The tables `publication` publishes, by name; none when it does not exist.
+pub(crate) async fn published_tables(
+    pg: &Client,
+    publication: &str,
+) -> Result<Vec<TableName>, tokio_postgres::Error> {
+    Ok(pg
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_publication_tables \
+             WHERE pubname = $1 ORDER BY 1, 2",
+            &[&publication],
+        )
+        .await?
+        .iter()
+        .map(|row| TableName {
+            schema: row.get(0),
+            table: row.get(1),
+        })
+        .collect())
 }
 
 /// A row as the sinks receive it, versioned `version` (the LSN verify started at: the
@@ -856,10 +853,8 @@ async fn recheck<I: Inspect>(
 
 /// Waits until `slot` (if any) is past `start_lsn` and every sink's group committed up
 /// to its topics' ends; `false` if `settle` passed first.
-#[allow(clippy::too_many_arguments)]
 async fn wait_for_pipeline(
     config: &SinkConfig,
-    section: &VerifySection,
     pg: &Client,
     slot: Option<&str>,
     start_lsn: &str,
@@ -892,36 +887,15 @@ async fn wait_for_pipeline(
         .iter()
         .filter_map(|t| topic_for(prefix, &t.schema, &t.table).ok())
         .collect();
-    let bootstrap = &config.kafka.bootstrap_servers;
-    let watcher: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
-    let timeout = Duration::from_secs(10);
-    let mut ends = TopicPartitionList::new();
-    let mut wanted: Vec<(String, i32, i64)> = Vec::new();
-    for topic in &topics {
-        let metadata = watcher.fetch_metadata(Some(topic), timeout)?;
-        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            let (_, high) =
-                sluice_event::partition::watermarks(&watcher, topic, partition.id(), timeout)?;
-            ends.add_partition(topic, partition.id());
-            wanted.push((topic.clone(), partition.id(), high));
-        }
-    }
+    let watcher = offsets::watcher(&config.kafka)?;
+    let ends = offsets::partition_ends(&watcher, &topics)?;
     for kind in kinds {
-        let group = match section.groups.get(*kind) {
-            Some(group) => group.clone(),
-            None => config.runtime_config(kind)?.group_id,
-        };
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", &group)
-            .set("enable.auto.commit", "false")
-            .create()?;
+        let group = config.group_of(kind)?;
+        let reader = offsets::group_reader(&config.kafka, &group)?;
         loop {
             // Just after a broker restart the group coordinator may still be loading its
             // offsets: that answer means "not yet", like offsets that are behind.
-            let committed = match consumer.committed_offsets(ends.clone(), timeout) {
+            let committed = match offsets::committed(&reader, &ends) {
                 Ok(committed) => committed,
                 Err(error) if Instant::now() < deadline => {
                     tracing::debug!(%error, %group, "committed offsets not readable yet");
@@ -930,13 +904,10 @@ async fn wait_for_pipeline(
                 }
                 Err(error) => return Err(error.into()),
             };
-            let behind = wanted.iter().any(|(topic, partition, high)| {
-                *high > 0
-                    && !matches!(
-                        committed.find_partition(topic, *partition).map(|p| p.offset()),
-                        Some(Offset::Offset(at)) if at >= *high
-                    )
-            });
+            let behind = ends
+                .iter()
+                .zip(&committed)
+                .any(|(end, at)| end.high > 0 && !at.is_some_and(|at| at >= end.high));
             if !behind {
                 break;
             }

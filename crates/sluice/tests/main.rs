@@ -33,6 +33,7 @@ mod graph_pipeline;
 mod graph_store_pipeline;
 mod monitoring;
 mod search_pipeline;
+mod status;
 mod store_pipeline;
 mod verify;
 

@@ -116,20 +116,13 @@ impl ProgressStore {
         &self,
         publisher: &Publisher,
     ) -> Result<Option<SnapshotProgress>, ProgressError> {
-        let bootstrap = publisher.bootstrap_servers().to_owned();
+        let mut client = ClientConfig::new();
+        client.set("bootstrap.servers", publisher.bootstrap_servers());
         let topic = self.topic.clone();
         let slot = self.slot.clone();
-        let last = tokio::task::spawn_blocking(move || last_record(&bootstrap, &topic, &slot))
+        tokio::task::spawn_blocking(move || read_progress(client, &topic, &slot))
             .await
-            .map_err(|_| PublishError::Client(rdkafka::error::KafkaError::Canceled))??;
-        last.map(|payload| {
-            serde_json::from_slice(&payload).map_err(|source| ProgressError::Corrupt {
-                slot: self.slot.clone(),
-                topic: self.topic.clone(),
-                source,
-            })
-        })
-        .transpose()
+            .map_err(|_| PublishError::Client(rdkafka::error::KafkaError::Canceled))?
     }
 
     /// Writes `progress` and waits until Kafka acknowledged it.
@@ -157,11 +150,40 @@ impl ProgressStore {
     }
 }
 
+/// `slot`'s last record in the progress `topic` (blocking), read by a consumer made from
+/// `client` (`bootstrap.servers` and whatever else the cluster needs, such as its security
+/// settings): what [`ProgressStore::load`] reads, and what `sluice status` reports. The
+/// consumer only reads an assigned partition; it neither joins its group nor commits.
+///
+/// # Errors
+///
+/// [`ProgressError::Timeout`] when the topic cannot be read to its end within 30 s,
+/// [`ProgressError::Corrupt`] when the record is not a [`SnapshotProgress`], and Kafka's
+/// errors.
+pub fn read_progress(
+    client: ClientConfig,
+    topic: &str,
+    slot: &str,
+) -> Result<Option<SnapshotProgress>, ProgressError> {
+    last_record(client, topic, slot)?
+        .map(|payload| {
+            serde_json::from_slice(&payload).map_err(|source| ProgressError::Corrupt {
+                slot: slot.to_owned(),
+                topic: topic.to_owned(),
+                source,
+            })
+        })
+        .transpose()
+}
+
 /// The value of the last record keyed `slot` in partition 0 of `topic` (blocking).
-fn last_record(bootstrap: &str, topic: &str, slot: &str) -> Result<Option<Vec<u8>>, ProgressError> {
+fn last_record(
+    mut client: ClientConfig,
+    topic: &str,
+    slot: &str,
+) -> Result<Option<Vec<u8>>, ProgressError> {
     let timeout = Duration::from_secs(30);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let consumer: BaseConsumer = client
         .set("group.id", "sluice-snapshot-progress-reader")
         .set("enable.auto.commit", "false")
         .create()
