@@ -29,7 +29,6 @@ use elasticsearch::Elasticsearch;
 use elasticsearch::http::transport::Transport;
 use elasticsearch::indices::IndicesDeleteParts;
 use neo4rs::{Graph, query};
-use redis::AsyncCommands as _;
 use serde_json::Value as Json;
 use sluice_sink::TableName;
 use sluice_testkit::{PrivateKafka, TcpProxy};
@@ -428,19 +427,7 @@ impl Stores {
             .get_multiplexed_async_connection()
             .await
             .expect("redis");
-        let mut keys: Vec<String> = Vec::new();
-        {
-            let mut iter = redis
-                .scan_match::<_, String>(format!("{}:*", self.tables[0]))
-                .await
-                .expect("SCAN");
-            while let Some(Ok(key)) = iter.next_item().await {
-                keys.push(key);
-            }
-        }
-        for chunk in keys.chunks(1000) {
-            let _: () = redis.unlink(chunk).await.expect("UNLINK");
-        }
+        crate::unlink_matching(&mut redis, &format!("{}:*", self.tables[0])).await;
         let graph = Graph::new(self.neo4j_url.as_str(), "neo4j", "").expect("connect over Bolt");
         for table in &self.tables {
             let _ = graph

@@ -328,6 +328,21 @@ struct Record {
     event: Option<v1::ChangeEvent>,
 }
 
+/// Removes every Redis key matching `pattern` (a test's own prefix, e.g. `"t1:*"`).
+async fn unlink_matching(redis: &mut redis::aio::MultiplexedConnection, pattern: &str) {
+    use redis::AsyncCommands as _;
+    let mut keys: Vec<String> = Vec::new();
+    {
+        let mut iter = redis.scan_match::<_, String>(pattern).await.expect("SCAN");
+        while let Some(Ok(key)) = iter.next_item().await {
+            keys.push(key);
+        }
+    }
+    for chunk in keys.chunks(1000) {
+        let _: () = redis.unlink(chunk).await.expect("UNLINK");
+    }
+}
+
 fn integer(value: &v1::Value) -> i64 {
     match value.kind.as_ref() {
         Some(Kind::Integer(i)) => *i,

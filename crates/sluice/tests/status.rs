@@ -4,7 +4,6 @@
 //! above 0 with no member (exit 1); a missing slot set through the environment (exit 1),
 //! an unknown key (exit 2) and an unreachable PostgreSQL (exit 3).
 
-use redis::AsyncCommands as _;
 use serde_json::Value as Json;
 
 use super::store_pipeline::{TABLE_DDL, start_sink, tail};
@@ -304,19 +303,7 @@ async fn status_reports_a_caught_up_pipeline_then_a_stopped_sinks_growing_lag() 
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    let mut keys: Vec<String> = Vec::new();
-    {
-        let mut iter = redis
-            .scan_match::<_, String>(format!("{t}:*"))
-            .await
-            .expect("SCAN");
-        while let Some(Ok(key)) = iter.next_item().await {
-            keys.push(key);
-        }
-    }
-    if !keys.is_empty() {
-        let _: () = redis.unlink(keys).await.expect("UNLINK");
-    }
+    crate::unlink_matching(&mut redis, &format!("{t}:*")).await;
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &h.bootstrap)
         .create()

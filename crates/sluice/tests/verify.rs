@@ -84,19 +84,7 @@ impl Stores {
             .send()
             .await;
         let mut connection = self.redis().await;
-        let mut keys: Vec<String> = Vec::new();
-        {
-            let mut iter = connection
-                .scan_match::<_, String>(format!("{}:*", self.redis_prefix))
-                .await
-                .expect("SCAN");
-            while let Some(Ok(key)) = iter.next_item().await {
-                keys.push(key);
-            }
-        }
-        if !keys.is_empty() {
-            let _: () = connection.unlink(keys).await.expect("UNLINK");
-        }
+        crate::unlink_matching(&mut connection, &format!("{}:*", self.redis_prefix)).await;
         let _ = self
             .graph
             .run(query(&format!("MATCH (n:{}) DETACH DELETE n", self.label)))
