@@ -367,9 +367,12 @@ pub async fn run<S: Sink>(
 
     let mut topics = BTreeSet::new();
     let mut refresh = tokio::time::interval(config.topic_refresh);
-    // A refresh can take about as long as its period (listing topics waits for the broker):
-    // the default `Burst` would then have the next tick due at once, every time, and the
-    // `biased` select below would keep refreshing and never get to `recv`.
+    // A refresh can take about as long as its period (listing topics waits behind the
+    // consumer's fetch long-poll), and a batch's apply longer. A tick counted from when it
+    // fired would then be due again the moment the refresh ends, and the `biased` select
+    // below would keep refreshing and never get to `recv` (a sink with slow batches
+    // stalled for tens of seconds). So the next refresh is a whole period after the last
+    // one *ended* (`reset` below), and a missed tick never bursts.
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut batch = Batch::default();
     let mut committed = BTreeMap::new();
@@ -383,6 +386,7 @@ pub async fn run<S: Sink>(
                     break;
                 }
                 subscribe_to_new_topics(&consumer, config, &mut topics).await?;
+                refresh.reset();
                 false
             }
             () = sleep_until(deadline), if deadline.is_some() => true,
