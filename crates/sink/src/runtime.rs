@@ -27,6 +27,12 @@
 //! dead-letter topics are left alone), and looks for new ones every `topic_refresh`.
 //! A new consumer group starts at the beginning of each topic: a new sink, or a replay,
 //! builds its store from the whole history Kafka keeps.
+//!
+//! The listing doubles as a check that the Kafka client still reaches the cluster. After a
+//! broker restart librdkafka usually reconnects by itself, but a client can also stay
+//! wedged, every request failing with a transport error while the broker serves others.
+//! When no listing has succeeded for `kafka_lost_after`, the runtime returns a retryable
+//! error, and `sluice sink` restarts it with a fresh client from the committed offsets.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
@@ -77,6 +83,9 @@ pub struct RuntimeConfig {
     pub retry_max: Duration,
     /// How often to look for new table topics.
     pub topic_refresh: Duration,
+    /// How long the topic listing may keep failing before the runtime gives up on its
+    /// Kafka client with a retryable error (see the module docs).
+    pub kafka_lost_after: Duration,
     /// Extra librdkafka consumer properties.
     pub consumer_properties: Vec<(String, String)>,
     /// Only these topics, instead of every table topic of the prefix.
@@ -107,6 +116,7 @@ impl RuntimeConfig {
             retry_initial: Duration::from_millis(200),
             retry_max: Duration::from_secs(30),
             topic_refresh: Duration::from_secs(10),
+            kafka_lost_after: Duration::from_secs(60),
             consumer_properties: Vec::new(),
             topics: None,
             stop_at: None,
@@ -376,6 +386,7 @@ pub async fn run<S: Sink>(
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut batch = Batch::default();
     let mut committed = BTreeMap::new();
+    let mut last_listed = Instant::now();
     loop {
         let deadline = batch.first_at.map(|at| at + config.batch_max_wait);
         let ready = tokio::select! {
@@ -385,7 +396,15 @@ pub async fn run<S: Sink>(
                 if caught_up(config.stop_at.as_ref(), &committed) {
                     break;
                 }
-                subscribe_to_new_topics(&consumer, config, &mut topics).await?;
+                if subscribe_to_new_topics(&consumer, config, &mut topics).await? {
+                    last_listed = Instant::now();
+                } else if last_listed.elapsed() >= config.kafka_lost_after {
+                    tracing::error!(
+                        after = ?config.kafka_lost_after,
+                        "the Kafka client has not reached the cluster for too long; restarting it"
+                    );
+                    return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::BrokerTransportFailure).into());
+                }
                 refresh.reset();
                 false
             }
@@ -632,12 +651,13 @@ fn commit(
     Ok(())
 }
 
-/// Subscribes to the prefix's table topics when there are new ones.
+/// Subscribes to the prefix's table topics when there are new ones. `Ok(false)` when the
+/// cluster could not be asked this time.
 async fn subscribe_to_new_topics(
     consumer: &Arc<StreamConsumer<Context>>,
     config: &RuntimeConfig,
     topics: &mut BTreeSet<String>,
-) -> Result<(), RuntimeError> {
+) -> Result<bool, RuntimeError> {
     let prefix = config.topic_prefix.as_str();
     if let Some(listed) = &config.topics {
         if topics.is_empty() && !listed.is_empty() {
@@ -645,7 +665,7 @@ async fn subscribe_to_new_topics(
             let names: Vec<&str> = topics.iter().map(String::as_str).collect();
             consumer.subscribe(&names)?;
         }
-        return Ok(());
+        return Ok(true);
     }
     // `fetch_metadata` blocks the calling thread until the broker answers, and the broker
     // answers a connection's requests in order: behind the consumer's own fetch long-poll,
@@ -670,11 +690,11 @@ async fn subscribe_to_new_topics(
         Ok(Ok(names)) => names,
         Ok(Err(error)) => {
             tracing::warn!(%error, "listing topics failed; trying again later");
-            return Ok(());
+            return Ok(false);
         }
         Err(error) => {
             tracing::warn!(%error, "listing topics failed; trying again later");
-            return Ok(());
+            return Ok(false);
         }
     };
     let found: BTreeSet<String> = names
@@ -687,7 +707,7 @@ async fn subscribe_to_new_topics(
         consumer.subscribe(&names)?;
         tracing::info!(topics = names.len(), "subscribed to the table topics");
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Creates `topic` (for dead letters) unless it exists.

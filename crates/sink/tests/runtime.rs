@@ -443,3 +443,49 @@ async fn a_rebalance_mid_stream_loses_nothing() {
         "the second member got partitions"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_cannot_reach_kafka_for_too_long_gives_up_retryably() {
+    let mut kafka = sluice_testkit::PrivateKafka::start()
+        .await
+        .expect("a private broker");
+    let bootstrap = kafka.bootstrap();
+    let prefix = unique_name("rt_lost");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .unwrap();
+    producer
+        .send(
+            FutureRecord::to(&format!("{prefix}.public.t"))
+                .key(&key(1))
+                .payload(&event(1).encode_to_vec()),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let store = TestStore {
+        seen: seen.clone(),
+        failures: 0,
+        refuse: BTreeSet::new(),
+        delay: Duration::ZERO,
+    };
+    let mut config = config(&bootstrap, &prefix, &unique_name("rt_group"));
+    config.kafka_lost_after = Duration::from_secs(3);
+    let (_stop, task) = start(store, config);
+    wait_for("the record applied", || {
+        !seen.lock().unwrap().applied.is_empty()
+    })
+    .await;
+
+    // The cluster goes away for longer than `kafka_lost_after`: the runtime must not wait
+    // for it forever with a client that may never recover, but hand over to a restart.
+    kafka.stop().await.expect("stop the broker");
+    let ended = tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .expect("the runtime gave up within 60 s")
+        .unwrap();
+    let error = ended.expect_err("an error, not a clean stop");
+    assert!(error.is_retryable(), "{error} should be retryable");
+}
