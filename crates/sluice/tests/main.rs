@@ -328,6 +328,19 @@ struct Record {
     event: Option<v1::ChangeEvent>,
 }
 
+/// A `sluice` command's outcome: its exit code, its stdout parsed as JSON (`Null` when it
+/// is not JSON), and stdout and stderr together for failure messages.
+fn json_outcome(output: &Output) -> (i32, serde_json::Value, String) {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let report = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    (
+        output.status.code().unwrap_or(-1),
+        report,
+        format!("{stdout}\n{stderr}"),
+    )
+}
+
 /// Removes every Redis key matching `pattern` (a test's own prefix, e.g. `"t1:*"`).
 async fn unlink_matching(redis: &mut redis::aio::MultiplexedConnection, pattern: &str) {
     use redis::AsyncCommands as _;

@@ -21,14 +21,7 @@ fn status(config: &Path, format: &str, env: &[(&str, &str)]) -> (i32, Json, Stri
         command.env(name, value);
     }
     let output = command.output().expect("run sluice status");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let report = serde_json::from_str(stdout.trim()).unwrap_or(Json::Null);
-    (
-        output.status.code().unwrap_or(-1),
-        report,
-        format!("{stdout}\n{stderr}"),
-    )
+    json_outcome(&output)
 }
 
 /// Polls status until `done` accepts a report, at most `within`; returns that report.

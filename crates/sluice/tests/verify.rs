@@ -112,14 +112,7 @@ pub(crate) fn verify(config: &Path, extra: &[&str]) -> (i32, Json, String) {
         .args(extra)
         .output()
         .expect("run sluice verify");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let report = serde_json::from_str(stdout.trim()).unwrap_or(Json::Null);
-    (
-        output.status.code().unwrap_or(-1),
-        report,
-        format!("{stdout}\n{stderr}"),
-    )
+    json_outcome(&output)
 }
 
 /// The sample keys of one kind in one store's result.
